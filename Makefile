@@ -1,0 +1,49 @@
+# The two commands a newcomer needs (see README):
+#   make book   set up, then build the static book into _build/html (make serve to view it)
+#   make test   set up, then run every check: lalib tests, nbval, the -W build, the browser test
+SHELL := /bin/bash
+PY := .venv/bin/python
+PORT ?= 8000
+
+.PHONY: book serve test setup setup-browser unit nbval build browser notebooks bench clean
+
+book: setup build
+	@echo "Built _build/html. Open _build/html/index.html, or run 'make serve' for http://127.0.0.1:$(PORT)/"
+
+serve: book
+	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+test: setup-browser unit nbval build browser
+
+setup:
+	@scripts/setup.sh
+
+setup-browser:
+	@scripts/setup.sh --browser
+
+# lalib's unit and property tests, plus the examples in its docstrings.
+unit:
+	$(PY) -m pytest tests lalib --doctest-modules -m "not browser" -q
+
+# Re-run every chapter and compare with its stored outputs (strict mode, not --nbval-lax).
+nbval:
+	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with book/nbval_sanitize.cfg \
+	    -p no:randomly book -q
+
+# Render the stored outputs (no execution); any Sphinx warning fails the build.
+build:
+	rm -rf _build/html _build/.doctrees
+	$(PY) -m jupyter_book build . --builder html -W -n --keep-going --path-output .
+
+browser:
+	$(PY) -m pytest tests/browser -m browser -q
+
+# Maintainers: re-execute chapters in place after changing them (the new regression baseline).
+notebooks: setup
+	$(PY) scripts/execute_notebooks.py $(NB)
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf _build

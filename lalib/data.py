@@ -1,0 +1,71 @@
+"""Small real data sets that ship inside installed packages: nothing is downloaded.
+
+The loaders import their source package when called, so ``import lalib`` still needs
+NumPy alone; the book's environment (requirements.txt) has both packages.
+"""
+
+import numpy as np
+
+
+def load_digits(dtype=np.float64):
+    """scikit-learn's bundled handwritten digits (1,797 images of 8 x 8 pixels).
+
+    Parameters
+    ----------
+    dtype : numpy dtype
+        Of the returned images.
+
+    Returns
+    -------
+    X : ndarray, shape (1797, 64)
+        Pixel intensities scaled from 0..16 to 0..1, one flattened image per row.
+    y : ndarray of int64, shape (1797,)
+        The digit, 0-9.
+    """
+    try:
+        from sklearn.datasets import load_digits as _load
+    except ImportError as exc:  # pragma: no cover - the book's environment has it
+        raise ImportError("lalib.data.load_digits needs scikit-learn installed") from exc
+    bunch = _load()
+    X = (bunch.data / 16.0).astype(dtype)  # (1797, 64), 0..1
+    y = bunch.target.astype(np.int64)  # (1797,)
+    return X, y
+
+
+def train_test_split(X, y, test_fraction=0.25, rng=None):
+    """Shuffle the rows of (X, y) with `rng` and split them.
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : ndarray
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"X and y must have as many rows, got X {X.shape} and y {y.shape}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    rng = np.random.default_rng() if rng is None else rng
+    order = rng.permutation(X.shape[0])
+    n_test = int(round(test_fraction * X.shape[0]))
+    test, train = order[:n_test], order[n_test:]
+    return X[train], X[test], y[train], y[test]
+
+
+def sample_image(dtype=np.float64):
+    """A grey-scale photograph shipped with matplotlib (Grace Hopper, 600 x 512).
+
+    Returns
+    -------
+    img : ndarray, shape (H, W) = (600, 512)
+        Luminance in 0..1 (ITU-R BT.601 weights of the RGB channels).
+    """
+    try:
+        import matplotlib.cbook as cbook
+        import matplotlib.image as mpimg
+    except ImportError as exc:  # pragma: no cover
+        raise ImportError("lalib.data.sample_image needs matplotlib installed") from exc
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        rgb = mpimg.imread(f, format="jpg")  # (600, 512, 3) uint8
+    gray = rgb[..., :3] @ np.array([0.299, 0.587, 0.114])  # (H, W, 3) @ (3,) -> (H, W)
+    return (gray / 255.0).astype(dtype)

@@ -1,0 +1,112 @@
+"""Widgets that keep working in the static book, where no kernel runs.
+
+The pattern: render every state a control can reach to a PNG up front, put the frames
+in (nested) ``ipywidgets.Stack`` containers, and tie each control to the Stacks'
+``selected_index`` with ``jslink``. The links run in the browser, so the rendered book
+animates from the widget state stored in the notebook, and Jupyter behaves the same.
+
+Only display code lives here (matplotlib and ipywidgets); no math module imports it.
+"""
+
+import io
+import itertools
+
+import ipywidgets as widgets
+import matplotlib
+
+matplotlib.use("Agg")  # render frames off-screen, whatever the backend in use
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def figure_png(fig, dpi=72):
+    """Render `fig` to PNG bytes and close it (frames must not pile up as open figures)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _control(name, labels, play_interval=None):
+    """A SelectionSlider over `labels` (plus a Play button when `play_interval` is set).
+
+    Returns ``(box, slider)``: the widget to show and the one whose ``index`` to link.
+    """
+    slider = widgets.SelectionSlider(
+        options=list(labels),
+        value=labels[0],
+        description=name,
+        continuous_update=True,
+        layout=widgets.Layout(width="420px"),
+        style={"description_width": "initial"},
+    )
+    if play_interval is None:
+        return slider, slider
+    play = widgets.Play(
+        value=0, min=0, max=len(labels) - 1, step=1, interval=play_interval,
+        description=f"Play {name}",
+    )
+    widgets.jslink((play, "value"), (slider, "index"))
+    return widgets.HBox([play, slider]), slider
+
+
+def precomputed_player(render, axes, play=None, interval=400, dpi=72, width=None):
+    """A widget showing ``render(**values)`` for every combination of control values.
+
+    Parameters
+    ----------
+    render : callable
+        ``render(**values) -> matplotlib.figure.Figure``; called once per combination,
+        here and now, so the result responds to its controls without a kernel.
+    axes : dict of str -> dict of str -> object
+        One entry per control, in display order: its name and a mapping from the label
+        a reader sees to the value passed to `render` under that name.
+    play : str, optional
+        The name of the axis that gets a Play button (an animation over its values).
+    interval : int
+        Milliseconds between Play steps.
+    dpi : int
+        Resolution of the frames; frames are stored in the notebook, so keep them small.
+    width : str, optional
+        CSS width of the image, e.g. ``"480px"``.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Controls above the frames. ``.frames`` holds the PNG bytes by label tuple.
+    """
+    names = list(axes)
+    if not names:
+        raise ValueError("precomputed_player needs at least one axis")
+    if play is not None and play not in axes:
+        raise ValueError(f"play={play!r} is not one of the axes {names}")
+    labels = [list(axes[n]) for n in names]
+    if any(len(ls) == 0 for ls in labels):
+        raise ValueError("every axis needs at least one value")
+
+    frames = {}
+    for combo in itertools.product(*labels):
+        values = {n: axes[n][lab] for n, lab in zip(names, combo)}
+        frames[combo] = figure_png(render(**values), dpi=dpi)
+
+    layout = widgets.Layout(width=width) if width else widgets.Layout()
+    stacks_at_depth = [[] for _ in names]
+
+    def build(depth, prefix):
+        if depth == len(names):
+            return widgets.Image(value=frames[prefix], format="png", layout=layout)
+        stack = widgets.Stack(
+            [build(depth + 1, prefix + (lab,)) for lab in labels[depth]], selected_index=0
+        )
+        stacks_at_depth[depth].append(stack)
+        return stack
+
+    root = build(0, ())
+    controls = []
+    for depth, name in enumerate(names):
+        box, slider = _control(name, labels[depth], interval if name == play else None)
+        for stack in stacks_at_depth[depth]:
+            widgets.jslink((slider, "index"), (stack, "selected_index"))
+        controls.append(box)
+    player = widgets.VBox(controls + [root])
+    player.frames = frames
+    return player
