@@ -1,0 +1,213 @@
+"""Tests for lalib.mlp: shapes, end-to-end gradient checks, dtype, training on real data."""
+
+import numpy as np
+import pytest
+
+from lalib import data, mlp
+from lalib.activations import relu
+from lalib.gradcheck import check_gradients
+from lalib.losses import softmax_cross_entropy
+
+SIZES = [(3, 2), (4, 5, 3), (6, 4, 5, 3), (2, 3, 3, 3, 2)]
+
+
+def _batch(rng, n, sizes):
+    x = rng.normal(size=(n, sizes[0]))
+    labels = rng.integers(0, sizes[-1], size=n)
+    return x, labels
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_init_params_shapes_and_scale(sizes):
+    params = mlp.init_params(sizes, np.random.default_rng(0))
+    expected = []
+    for d, m in zip(sizes[:-1], sizes[1:]):
+        expected += [(d, m), (m,)]
+    assert [p.shape for p in params] == expected
+    assert all(np.all(b == 0) for b in params[1::2])
+
+
+def test_init_params_he_variance():
+    W = mlp.init_params((400, 300), np.random.default_rng(0))[0]
+    assert np.var(W) == pytest.approx(2 / 400, rel=0.02)
+
+
+def test_init_params_deterministic_and_dtype():
+    a = mlp.init_params((5, 4, 3), np.random.default_rng(7), dtype=np.float32)
+    b = mlp.init_params((5, 4, 3), np.random.default_rng(7), dtype=np.float32)
+    for p, q in zip(a, b):
+        assert p.dtype == np.float32
+        np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("sizes", [(3,), (), (3, 0, 2), (4, -1)])
+def test_init_params_bad_sizes(sizes):
+    with pytest.raises(ValueError, match="sizes"):
+        mlp.init_params(sizes, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+@pytest.mark.parametrize("n", [1, 5])
+def test_forward_shapes_and_composition(rng, sizes, n):
+    params = mlp.init_params(sizes, rng)
+    for b in params[1::2]:
+        b += rng.normal(size=b.shape)  # non-zero biases, so they are exercised
+    x, _ = _batch(rng, n, sizes)
+    scores, caches = mlp.mlp_forward(params, x)
+    assert scores.shape == (n, sizes[-1])
+    assert len(caches) == len(sizes) - 1
+    # the same network written out by hand: relu between layers, none after the last
+    h = x
+    for i in range(0, len(params), 2):
+        h = h @ params[i] + params[i + 1]
+        if i < len(params) - 2:
+            h = relu(h)
+    np.testing.assert_allclose(scores, h, rtol=1e-12)
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_backward_shapes(rng, sizes):
+    params = mlp.init_params(sizes, rng)
+    x, _ = _batch(rng, 4, sizes)
+    scores, caches = mlp.mlp_forward(params, x)
+    grads, dx = mlp.mlp_backward(np.ones_like(scores), caches)
+    assert [g.shape for g in grads] == [p.shape for p in params]
+    assert dx.shape == x.shape
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_loss_gradients_end_to_end(rng, sizes):
+    params = mlp.init_params(sizes, rng)
+    for b in params[1::2]:
+        b += 0.1 * rng.normal(size=b.shape)
+    x, labels = _batch(rng, 5, sizes)
+    _, grads = mlp.mlp_loss(params, x, labels)
+
+    def loss(*ps):
+        return mlp.mlp_loss(list(ps), x, labels)[0]
+
+    errors = check_gradients(loss, params, grads)
+    assert max(errors) < 1e-7
+
+
+@pytest.mark.parametrize("sizes", SIZES)
+def test_input_gradient(rng, sizes):
+    params = mlp.init_params(sizes, rng)
+    x, _ = _batch(rng, 3, sizes)
+    scores, caches = mlp.mlp_forward(params, x)
+    dscores = rng.normal(size=scores.shape)
+    _, dx = mlp.mlp_backward(dscores, caches)
+    errors = check_gradients(lambda a: mlp.mlp_forward(params, a)[0], [x], [dx], dscores)
+    assert max(errors) < 1e-7
+
+
+def test_loss_matches_forward_then_loss(rng):
+    params = mlp.init_params((4, 6, 3), rng)
+    x, labels = _batch(rng, 7, (4, 6, 3))
+    L, _ = mlp.mlp_loss(params, x, labels)
+    assert L == softmax_cross_entropy(mlp.mlp_forward(params, x)[0], labels)[0]
+
+
+def test_float32_stays_float32(rng):
+    params = mlp.init_params((4, 6, 3), rng, dtype=np.float32)
+    x = rng.normal(size=(5, 4)).astype(np.float32)
+    labels = rng.integers(0, 3, size=5)
+    scores, _ = mlp.mlp_forward(params, x)
+    L, grads = mlp.mlp_loss(params, x, labels)
+    assert scores.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in grads)
+    mlp.train(params, x, labels, epochs=2, batch_size=2, lr=0.1, rng=rng)
+    assert all(p.dtype == np.float32 for p in params)
+
+
+def test_predict_and_accuracy(rng):
+    params = mlp.init_params((4, 3), rng)
+    x, _ = _batch(rng, 6, (4, 3))
+    pred = mlp.predict(params, x)
+    np.testing.assert_array_equal(pred, np.argmax(x @ params[0] + params[1], axis=1))
+    assert mlp.accuracy(params, x, pred) == 1.0
+    assert mlp.accuracy(params, x, (pred + 1) % 3) == 0.0
+
+
+@pytest.mark.parametrize(
+    "params, x, match",
+    [
+        ([np.zeros((3, 2))], np.zeros((1, 3)), "even"),
+        ([], np.zeros((1, 3)), "even"),
+        ([np.zeros((3, 2)), np.zeros(2)], np.zeros((1, 4)), r"\(1, 4\).*\(3, 2\)"),
+        ([np.zeros((3, 2)), np.zeros(3)], np.zeros((1, 3)), r"b must have shape"),
+        ([np.zeros((3, 2)), np.zeros(2), np.zeros((3, 1)), np.zeros(1)], np.zeros((1, 3)),
+         r"\(1, 2\).*\(3, 1\)"),
+    ],
+)
+def test_forward_bad_input(params, x, match):
+    with pytest.raises(ValueError, match=match):
+        mlp.mlp_forward(params, x)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(epochs=0, batch_size=2, lr=0.1), "positive"),
+        (dict(epochs=1, batch_size=0, lr=0.1), "positive"),
+        (dict(epochs=1, batch_size=2, lr=0.0), "positive"),
+    ],
+)
+def test_train_bad_arguments(rng, kwargs, match):
+    params = mlp.init_params((2, 2), rng)
+    with pytest.raises(ValueError, match=match):
+        mlp.train(params, np.zeros((4, 2)), np.zeros(4, dtype=int), rng=rng, **kwargs)
+
+
+def test_train_bad_shapes(rng):
+    params = mlp.init_params((2, 2), rng)
+    with pytest.raises(ValueError, match=r"X \(4, 2\) and y \(3,\)"):
+        mlp.train(params, np.zeros((4, 2)), np.zeros(3, dtype=int), epochs=1, batch_size=2,
+                  lr=0.1, rng=rng)
+
+
+def test_one_step_is_gradient_descent(rng):
+    params = mlp.init_params((3, 4, 2), rng)
+    x, labels = _batch(rng, 5, (3, 4, 2))
+    before = [p.copy() for p in params]
+    _, grads = mlp.mlp_loss(params, x, labels)
+    mlp.train(params, x, labels, epochs=1, batch_size=5, lr=0.5, rng=rng)  # one full batch
+    for p, p0, g in zip(params, before, grads):
+        np.testing.assert_allclose(p, p0 - 0.5 * g, rtol=1e-12, atol=1e-15)
+
+
+def test_train_fits_separable_blobs_and_is_deterministic():
+    rng = np.random.default_rng(3)
+    centres = np.array([[3.0, 0.0], [-3.0, 0.0], [0.0, 3.0]])
+    labels = rng.integers(0, 3, size=150)
+    x = centres[labels] + 0.5 * rng.normal(size=(150, 2))
+
+    def run():
+        params = mlp.init_params((2, 8, 3), np.random.default_rng(1))
+        hist = mlp.train(params, x, labels, epochs=20, batch_size=16, lr=0.1,
+                         rng=np.random.default_rng(2), X_test=x[:30], y_test=labels[:30])
+        return params, hist
+
+    params, hist = run()
+    params2, hist2 = run()
+    assert set(hist) == {"loss", "train_acc", "test_acc"}
+    assert all(v.shape == (20,) for v in hist.values())
+    assert hist["loss"][-1] < 0.2 * hist["loss"][0]
+    assert hist["train_acc"][-1] == 1.0
+    for k in hist:
+        np.testing.assert_array_equal(hist[k], hist2[k])
+    for p, q in zip(params, params2):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_digits_reach_95_percent_test_accuracy():
+    """The chapter's claim: the MLP it trains reaches >= 95 % on held-out digits."""
+    X, y = data.load_digits()
+    X_train, X_test, y_train, y_test = data.train_test_split(
+        X, y, test_fraction=0.25, rng=np.random.default_rng(0)
+    )
+    params = mlp.init_params((64, 128, 64, 10), np.random.default_rng(1))
+    hist = mlp.train(params, X_train, y_train, epochs=40, batch_size=32, lr=0.1,
+                     rng=np.random.default_rng(2), X_test=X_test, y_test=y_test)
+    assert hist["test_acc"][-1] >= 0.95
+    assert mlp.accuracy(params, X_test, y_test) == hist["test_acc"][-1]
