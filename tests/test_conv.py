@@ -1,0 +1,359 @@
+"""Tests for lalib.conv: naive loops == Toeplitz matrix == im2col + GEMM, and their gradients."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy.signal import correlate2d
+
+from lalib import conv
+from lalib.gradcheck import check_gradients
+
+# (N, C, H, W, F, KH, KW, stride, padding): batch 1, C > 1, rectangular kernels and images,
+# stride > 1, padding, per-axis pairs, a kernel as large as the padded input, 1x1 kernels.
+CASES = [
+    (1, 1, 5, 5, 1, 3, 3, 1, 0),  # the chapter's 3x3 filter over a 5x5 image
+    (2, 3, 7, 6, 4, 3, 2, 2, 1),
+    (1, 2, 6, 8, 3, 2, 3, 1, 2),
+    (3, 1, 9, 9, 2, 3, 3, 3, 0),
+    (2, 2, 5, 7, 2, 1, 1, 2, 0),
+    (1, 3, 4, 4, 2, 4, 4, 1, 0),  # kernel = whole image: a 1x1 output
+    (2, 2, 3, 3, 3, 5, 5, 1, 1),  # kernel = whole padded image
+    (2, 1, 6, 7, 2, 2, 3, (2, 1), (0, 2)),
+    (1, 4, 8, 5, 3, 3, 3, 2, 2),  # stride that does not divide the padded size
+]
+IDS = [f"N{c[0]}C{c[1]}H{c[2]}W{c[3]}F{c[4]}K{c[5]}x{c[6]}s{c[7]}p{c[8]}" for c in CASES]
+
+
+def make(rng, N, C, H, W, F, KH, KW, dtype=np.float64):
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((F, C, KH, KW)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    return x, w, b
+
+
+def expected_hw(H, W, KH, KW, stride, padding):
+    (sh, sw) = (stride, stride) if np.ndim(stride) == 0 else stride
+    (ph, pw) = (padding, padding) if np.ndim(padding) == 0 else padding
+    return (H + 2 * ph - KH) // sh + 1, (W + 2 * pw - KW) // sw + 1
+
+
+# ---------------------------------------------------------------- shapes, known answers
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_output_shape(rng, case):
+    N, C, H, W, F, KH, KW, s, p = case
+    x, w, b = make(rng, N, C, H, W, F, KH, KW)
+    Ho, Wo = expected_hw(H, W, KH, KW, s, p)
+    assert conv.output_size((H, W), (KH, KW), s, p) == (Ho, Wo)
+    assert conv.conv2d(x, w, b, s, p).shape == (N, F, Ho, Wo)
+    assert conv.conv2d_naive(x, w, b, s, p).shape == (N, F, Ho, Wo)
+    assert conv.im2col(x, (KH, KW), s, p).shape == (N, C * KH * KW, Ho * Wo)
+    assert conv.toeplitz_matrix(w, (C, H, W), s, p).shape == (F * Ho * Wo, C * H * W)
+
+
+def test_3x3_filter_over_5x5_image_known_answer():
+    # The chapter's example: a 3x3 filter slides over a 5x5 image to give a 3x3 output.
+    x = np.arange(25.0).reshape(1, 1, 5, 5)
+    w = np.array([[[[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]]])  # Laplacian
+    # The Laplacian of a linear ramp is zero everywhere in the interior.
+    assert np.array_equal(conv.conv2d(x, w), np.zeros((1, 1, 3, 3)))
+    box = np.ones((1, 1, 3, 3))
+    # Sum of each 3x3 neighbourhood of 0..24: 9 * centre value.
+    centres = np.array([[6.0, 7.0, 8.0], [11.0, 12.0, 13.0], [16.0, 17.0, 18.0]])
+    for out in (conv.conv2d(x, box), conv.conv2d_naive(x, box)):
+        np.testing.assert_allclose(out[0, 0], 9 * centres)
+    T = conv.toeplitz_matrix(box, (1, 5, 5))
+    np.testing.assert_allclose(T @ x.ravel(), 9 * centres.ravel())
+
+
+def test_toeplitz_known_structure():
+    # Stride 1, no padding, one channel: each row is the previous one shifted by one,
+    # except across an output row boundary, where the shift is KW (= skip a pixel row end).
+    w = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
+    T = conv.toeplitz_matrix(w, (1, 3, 3))
+    assert T.shape == (4, 9)
+    np.testing.assert_array_equal(T[0], [1, 2, 0, 3, 4, 0, 0, 0, 0])
+    np.testing.assert_array_equal(T[1], np.roll(T[0], 1))
+    np.testing.assert_array_equal(T[2], np.roll(T[0], 3))
+    np.testing.assert_array_equal(T[3], np.roll(T[0], 4))
+    # Every row carries each weight exactly once (no padding).
+    np.testing.assert_array_equal(np.sort(T, axis=1)[:, -4:], np.tile([1, 2, 3, 4], (4, 1)))
+
+
+def test_toeplitz_padding_drops_out_of_image_weights():
+    # With padding 1, the corner output pixel's window has 5 of its 9 weights in the padding.
+    w = np.ones((1, 1, 3, 3))
+    T = conv.toeplitz_matrix(w, (1, 4, 4), padding=1)
+    nnz_per_row = (T != 0).sum(axis=1).reshape(4, 4)
+    np.testing.assert_array_equal(
+        nnz_per_row, [[4, 6, 6, 4], [6, 9, 9, 6], [6, 9, 9, 6], [4, 6, 6, 4]]
+    )
+
+
+def test_im2col_known_columns():
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    cols = conv.im2col(x, 2, stride=2)[0]  # 4 disjoint 2x2 blocks
+    np.testing.assert_array_equal(
+        cols.T, [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]]
+    )
+    cols = conv.im2col(x, 3, padding=1)[0]  # column 0 is the top-left window, padded
+    np.testing.assert_array_equal(cols[:, 0], [0, 0, 0, 0, 0, 1, 0, 4, 5])
+
+
+def test_col2im_counts_overlaps():
+    # Folding columns of ones counts how many windows cover each pixel.
+    x_shape = (1, 1, 4, 4)
+    counts = conv.col2im(np.ones((1, 9, 4)), x_shape, 3)
+    np.testing.assert_array_equal(
+        counts[0, 0], [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]]
+    )
+
+
+def test_matches_scipy_correlate2d_single_channel(rng):
+    # scipy's correlate2d (valid mode) is the same cross-correlation, one channel at a time.
+    x = rng.standard_normal((1, 1, 9, 11))
+    w = rng.standard_normal((1, 1, 3, 4))
+    expected = correlate2d(x[0, 0], w[0, 0], mode="valid")
+    np.testing.assert_allclose(conv.conv2d_naive(x, w)[0, 0], expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(conv.conv2d(x, w)[0, 0], expected, rtol=1e-12, atol=1e-12)
+    # "same" with a 3x3 kernel is padding 1.
+    w3 = rng.standard_normal((1, 1, 3, 3))
+    same = correlate2d(x[0, 0], w3[0, 0], mode="same")
+    np.testing.assert_allclose(conv.conv2d_naive(x, w3, padding=1)[0, 0], same, atol=1e-12)
+
+
+def test_multichannel_is_sum_of_scipy_channels(rng):
+    x = rng.standard_normal((1, 3, 6, 7))
+    w = rng.standard_normal((2, 3, 3, 2))
+    for f in range(2):
+        expected = sum(correlate2d(x[0, c], w[f, c], mode="valid") for c in range(3))
+        np.testing.assert_allclose(conv.conv2d_naive(x, w)[0, f], expected, atol=1e-12)
+
+
+# ------------------------------------------------------- the three views agree
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_im2col_matches_naive(rng, case):
+    N, C, H, W, F, KH, KW, s, p = case
+    x, w, b = make(rng, N, C, H, W, F, KH, KW)
+    np.testing.assert_allclose(
+        conv.conv2d(x, w, b, s, p), conv.conv2d_naive(x, w, b, s, p), rtol=1e-12, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        conv.conv2d(x, w, None, s, p), conv.conv2d_naive(x, w, None, s, p), atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_toeplitz_matches_naive_and_gives_backward(rng, case):
+    N, C, H, W, F, KH, KW, s, p = case
+    x, w, b = make(rng, N, C, H, W, F, KH, KW)
+    T = conv.toeplitz_matrix(w, (C, H, W), s, p)
+    out, cache = conv.conv2d_forward(x, w, b, s, p)
+    naive = conv.conv2d_naive(x, w, None, s, p)
+    dout = rng.standard_normal(out.shape)
+    dx = conv.conv2d_backward(dout, cache)[0]
+    for n in range(N):
+        np.testing.assert_allclose(T @ x[n].ravel(), naive[n].ravel(), atol=1e-12)
+        # The backward pass with respect to the input is multiplication by T transposed.
+        np.testing.assert_allclose(T.T @ dout[n].ravel(), dx[n].ravel(), atol=1e-12)
+
+
+def test_toeplitz_columns_are_responses_to_basis_images(rng):
+    # The matrix of a linear map: column k is the map applied to the k-th basis vector.
+    C, H, W = 2, 4, 5
+    w = rng.standard_normal((3, C, 2, 3))
+    basis = np.eye(C * H * W).reshape(C * H * W, C, H, W)  # (CHW, C, H, W)
+    responses = conv.conv2d_naive(basis, w, stride=(1, 2), padding=1)  # (CHW, F, H', W')
+    T = conv.toeplitz_matrix(w, (C, H, W), stride=(1, 2), padding=1)
+    np.testing.assert_allclose(T, responses.reshape(C * H * W, -1).T, atol=1e-15)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_col2im_is_adjoint_of_im2col(rng, case):
+    N, C, H, W, F, KH, KW, s, p = case
+    x = rng.standard_normal((N, C, H, W))
+    cols = conv.im2col(x, (KH, KW), s, p)
+    y = rng.standard_normal(cols.shape)
+    back = conv.col2im(y, x.shape, (KH, KW), s, p)
+    assert back.shape == x.shape
+    np.testing.assert_allclose(np.sum(cols * y), np.sum(x * back), rtol=1e-12)
+
+
+# ------------------------------------------------------------------------ gradients
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_gradients_match_central_differences(rng, case):
+    N, C, H, W, F, KH, KW, s, p = case
+    x, w, b = make(rng, N, C, H, W, F, KH, KW)
+    out, cache = conv.conv2d_forward(x, w, b, s, p)
+    dout = rng.standard_normal(out.shape)
+    grads = conv.conv2d_backward(dout, cache)
+    assert [g.shape for g in grads] == [x.shape, w.shape, b.shape]
+    errors = check_gradients(lambda x, w, b: conv.conv2d(x, w, b, s, p), (x, w, b), grads, dout)
+    assert max(errors) < 1e-8, errors
+
+
+def test_backward_without_bias_gives_bias_gradient(rng):
+    # db is returned even when forward had no bias: the gradient a bias would receive.
+    x, w, _ = make(rng, 2, 2, 5, 5, 3, 3, 3)
+    out, cache = conv.conv2d_forward(x, w)
+    dout = rng.standard_normal(out.shape)
+    db = conv.conv2d_backward(dout, cache)[2]
+    np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)))
+
+
+def test_backward_does_not_modify_dout(rng):
+    x, w, b = make(rng, 2, 2, 5, 5, 3, 3, 3)
+    out, cache = conv.conv2d_forward(x, w, b, 1, 1)
+    dout = rng.standard_normal(out.shape)
+    dout_copy = dout.copy()
+    x_copy = x.copy()
+    conv.conv2d_backward(dout, cache)
+    np.testing.assert_array_equal(dout, dout_copy)
+    np.testing.assert_array_equal(x, x_copy)
+
+
+# --------------------------------------------------------------------------- dtypes
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_kept(rng, dtype):
+    x, w, b = make(rng, 2, 3, 6, 6, 4, 3, 3, dtype)
+    out, cache = conv.conv2d_forward(x, w, b.astype(np.float64), 2, 1)  # float64 bias: cast
+    assert out.dtype == dtype
+    dx, dw, db = conv.conv2d_backward(np.ones(out.shape, dtype=np.float64), cache)
+    assert (dx.dtype, dw.dtype, db.dtype) == (dtype, dtype, dtype)
+    assert conv.conv2d_naive(x, w, b, 2, 1).dtype == dtype
+    assert conv.im2col(x, 3, 2, 1).dtype == dtype
+    assert conv.col2im(conv.im2col(x, 3, 2, 1), x.shape, 3, 2, 1).dtype == dtype
+    assert conv.toeplitz_matrix(w, (3, 6, 6), 2, 1).dtype == dtype
+
+
+def test_float32_agrees_with_float64(rng):
+    x, w, b = make(rng, 2, 8, 10, 10, 6, 3, 3)
+    out32 = conv.conv2d(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), 1, 1)
+    np.testing.assert_allclose(out32, conv.conv2d(x, w, b, 1, 1), rtol=1e-4, atol=1e-4)
+
+
+def test_integer_input_becomes_float64():
+    x = np.arange(25).reshape(1, 1, 5, 5)
+    w = np.ones((1, 1, 3, 3), dtype=int)
+    out = conv.conv2d(x, w)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, conv.conv2d_naive(x, w))
+
+
+def test_non_contiguous_input(rng):
+    x = rng.standard_normal((5, 5, 2, 3)).transpose(2, 3, 0, 1)  # (2, 3, 5, 5), a view
+    w = rng.standard_normal((2, 3, 3, 3))
+    np.testing.assert_allclose(conv.conv2d(x, w, None, 1, 1), conv.conv2d_naive(x, w, None, 1, 1))
+
+
+# ------------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    "x_shape, w_shape, b_shape, stride, padding, match",
+    [
+        ((2, 3, 5, 5), (4, 2, 3, 3), None, 1, 0, r"C=3 channels .*\(2, 3, 5, 5\).*C=2"),
+        ((3, 5, 5), (4, 3, 3, 3), None, 1, 0, r"x must have 4 dimensions .*\(3, 5, 5\)"),
+        ((1, 3, 5, 5), (3, 3, 3), None, 1, 0, r"w must have 4 dimensions"),
+        ((1, 3, 5, 5), (4, 3, 3, 3), (3,), 1, 0, r"b must have shape \(F,\) = \(4,\), got \(3,\)"),
+        ((1, 3, 5, 5), (4, 3, 7, 3), None, 1, 0, r"kernel .*\(7, 3\) is larger .*\(5, 5\)"),
+        ((1, 3, 5, 5), (4, 3, 8, 8), None, 1, 1, r"\(8, 8\) is larger .*\(7, 7\)"),
+        ((1, 3, 5, 5), (4, 3, 3, 3), None, 0, 0, r"stride must be an int >= 1"),
+        ((1, 3, 5, 5), (4, 3, 3, 3), None, -1, 0, r"stride"),
+        ((1, 3, 5, 5), (4, 3, 3, 3), None, 1, -1, r"padding must be an int >= 0"),
+        ((1, 3, 5, 5), (4, 3, 3, 3), None, 1.5, 0, r"stride must be an int"),
+        ((1, 3, 5, 5), (4, 3, 3, 3), None, (1, 2, 3), 0, r"stride"),
+        ((1, 3, 5, 5), (4, 3, 3, 3), None, True, 0, r"stride"),
+    ],
+)
+@pytest.mark.parametrize("fn", [conv.conv2d, conv.conv2d_naive])
+def test_bad_input_raises(fn, x_shape, w_shape, b_shape, stride, padding, match):
+    x, w = np.zeros(x_shape), np.zeros(w_shape)
+    b = None if b_shape is None else np.zeros(b_shape)
+    with pytest.raises(ValueError, match=match):
+        fn(x, w, b, stride, padding)
+
+
+def test_bad_dout_raises(rng):
+    x, w, b = make(rng, 2, 3, 5, 5, 4, 3, 3)
+    out, cache = conv.conv2d_forward(x, w, b)
+    with pytest.raises(ValueError, match=r"\(2, 4, 3, 3\).*got \(2, 4, 9\)"):
+        conv.conv2d_backward(np.zeros((2, 4, 9)), cache)
+
+
+def test_complex_input_raises():
+    with pytest.raises(ValueError, match="real numbers"):
+        conv.conv2d(np.zeros((1, 1, 3, 3), dtype=complex), np.zeros((1, 1, 2, 2)))
+
+
+def test_toeplitz_bad_input_raises():
+    w = np.zeros((2, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"input_shape has C=2 .*w expects C=3"):
+        conv.toeplitz_matrix(w, (2, 5, 5))
+    with pytest.raises(ValueError, match=r"input_shape must be \(C, H, W\)"):
+        conv.toeplitz_matrix(w, (1, 3, 5, 5))
+    with pytest.raises(ValueError, match=r"larger"):
+        conv.toeplitz_matrix(w, (3, 2, 5))
+
+
+def test_im2col_col2im_bad_input_raises():
+    with pytest.raises(ValueError, match=r"x must have 4 dimensions"):
+        conv.im2col(np.zeros((3, 5, 5)), 3)
+    with pytest.raises(ValueError, match=r"kernel_size"):
+        conv.im2col(np.zeros((1, 3, 5, 5)), 0)
+    with pytest.raises(ValueError, match=r"cols must have shape .*\(1, 27, 9\).*got \(1, 27, 8\)"):
+        conv.col2im(np.zeros((1, 27, 8)), (1, 3, 5, 5), 3)
+    with pytest.raises(ValueError, match=r"x_shape must be"):
+        conv.col2im(np.zeros((1, 27, 9)), (3, 5, 5), 3)
+
+
+# ------------------------------------------------------------------ property tests
+
+
+@st.composite
+def conv_problems(draw):
+    N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    KH, KW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    # Image at least as large as the kernel once padded.
+    H = draw(st.integers(max(1, KH - 2 * ph), 9))
+    W = draw(st.integers(max(1, KW - 2 * pw), 9))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return (N, C, H, W, F, KH, KW, (sh, sw), (ph, pw), seed)
+
+
+@given(conv_problems())
+def test_property_three_views_agree(problem):
+    N, C, H, W, F, KH, KW, s, p, seed = problem
+    x, w, b = make(np.random.default_rng(seed), N, C, H, W, F, KH, KW)
+    fast = conv.conv2d(x, w, b, s, p)
+    np.testing.assert_allclose(fast, conv.conv2d_naive(x, w, b, s, p), rtol=1e-10, atol=1e-10)
+    T = conv.toeplitz_matrix(w, (C, H, W), s, p)
+    via_T = (x.reshape(N, -1) @ T.T).reshape(fast.shape) + b[:, None, None]  # T @ x[n], all n
+    np.testing.assert_allclose(fast, via_T, rtol=1e-10, atol=1e-10)
+
+
+@given(conv_problems())
+def test_property_backward_is_the_adjoint(problem):
+    # conv2d is bilinear in (x, w): <conv(x, w), dout> = <x, dx> = <w, dw>, exactly
+    # (no finite differences), and db sums dout over everything but F.
+    N, C, H, W, F, KH, KW, s, p, seed = problem
+    rng = np.random.default_rng(seed)
+    x, w, _ = make(rng, N, C, H, W, F, KH, KW)
+    out, cache = conv.conv2d_forward(x, w, None, s, p)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv.conv2d_backward(dout, cache)
+    inner = np.sum(out * dout)
+    scale = np.sqrt(np.sum(out**2) * np.sum(dout**2)) + 1e-300
+    assert abs(inner - np.sum(x * dx)) <= 1e-10 * scale
+    assert abs(inner - np.sum(w * dw)) <= 1e-10 * scale
+    np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)), atol=1e-12)
