@@ -12,14 +12,28 @@ import io
 import itertools
 
 import ipywidgets as widgets
-import matplotlib
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")  # render frames off-screen, whatever the backend in use
-import matplotlib.pyplot as plt  # noqa: E402
+
+def new_figure(figsize=(6, 3), **subplots_kw):
+    """A figure outside pyplot's care, and its axes, for rendering a frame.
+
+    pyplot would display every figure it made at the end of a notebook cell; a bare
+    `Figure` is only ever turned into PNG bytes by `figure_png`.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    axes : Axes or ndarray of Axes
+        As ``Figure.subplots(**subplots_kw)`` returns them.
+    """
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(**subplots_kw)
 
 
 def figure_png(fig, dpi=72):
-    """Render `fig` to PNG bytes and close it (frames must not pile up as open figures)."""
+    """Render `fig` to PNG bytes, closing it if pyplot made it (frames must not pile up)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     plt.close(fig)
@@ -29,8 +43,10 @@ def figure_png(fig, dpi=72):
 def _control(name, labels, play_interval=None):
     """A SelectionSlider over `labels` (plus a Play button when `play_interval` is set).
 
-    Returns ``(box, slider)``: the widget to show and the one whose ``index`` to link.
+    Returns ``(box, slider, links)``: the widget to show, the one whose ``index`` to
+    link, and the client-side links made here.
     """
+    links = []
     slider = widgets.SelectionSlider(
         options=list(labels),
         value=labels[0],
@@ -40,13 +56,13 @@ def _control(name, labels, play_interval=None):
         style={"description_width": "initial"},
     )
     if play_interval is None:
-        return slider, slider
+        return slider, slider, links
     play = widgets.Play(
         value=0, min=0, max=len(labels) - 1, step=1, interval=play_interval,
         description=f"Play {name}",
     )
-    widgets.jslink((play, "value"), (slider, "index"))
-    return widgets.HBox([play, slider]), slider
+    links.append(widgets.jslink((play, "value"), (slider, "index")))
+    return widgets.HBox([play, slider]), slider, links
 
 
 def precomputed_player(render, axes, play=None, interval=400, dpi=72, width=None):
@@ -72,7 +88,8 @@ def precomputed_player(render, axes, play=None, interval=400, dpi=72, width=None
     Returns
     -------
     ipywidgets.VBox
-        Controls above the frames. ``.frames`` holds the PNG bytes by label tuple.
+        Controls above the frames. ``.frames`` holds the PNG bytes by label tuple and
+        ``.links`` the ``jslink`` objects that make it work without a kernel.
     """
     names = list(axes)
     if not names:
@@ -101,12 +118,14 @@ def precomputed_player(render, axes, play=None, interval=400, dpi=72, width=None
         return stack
 
     root = build(0, ())
-    controls = []
+    controls, links = [], []
     for depth, name in enumerate(names):
-        box, slider = _control(name, labels[depth], interval if name == play else None)
+        box, slider, play_links = _control(name, labels[depth], interval if name == play else None)
+        links += play_links
         for stack in stacks_at_depth[depth]:
-            widgets.jslink((slider, "index"), (stack, "selected_index"))
+            links.append(widgets.jslink((slider, "index"), (stack, "selected_index")))
         controls.append(box)
     player = widgets.VBox(controls + [root])
     player.frames = frames
+    player.links = links
     return player

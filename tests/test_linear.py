@@ -1,0 +1,140 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lalib import LinearLayer, linear
+from lalib.gradcheck import check_gradients
+
+SHAPES = [(1, 1, 1), (4, 3, 2), (7, 5, 11), (32, 64, 16)]  # (N, D, M)
+
+
+def _params(rng, N, D, M, dtype=np.float64):
+    x = rng.standard_normal((N, D)).astype(dtype)
+    W = rng.standard_normal((D, M)).astype(dtype)
+    b = rng.standard_normal(M).astype(dtype)
+    return x, W, b
+
+
+def test_worked_example_of_chapter_1():
+    # y = W x + b with W=[[1,2],[3,4]], x=[5,6], b=[1,1]; the source text misprints 43.
+    W = np.array([[1, 2], [3, 4]])
+    out, _ = linear.linear_forward(np.array([[5, 6]]), W.T, np.array([1, 1]))
+    np.testing.assert_array_equal(out, [[18.0, 40.0]])
+
+
+@pytest.mark.parametrize("N,D,M", SHAPES)
+def test_forward_matches_explicit_sum(rng, N, D, M):
+    x, W, b = _params(rng, N, D, M)
+    out, cache = linear.linear_forward(x, W, b)
+    assert out.shape == (N, M)
+    expected = np.array([[sum(x[n, d] * W[d, m] for d in range(D)) + b[m] for m in range(M)]
+                         for n in range(N)])
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    assert cache[0] is x and cache[1] is W
+
+
+@pytest.mark.parametrize("N,D,M", SHAPES[:3])
+def test_backward_matches_finite_differences(rng, N, D, M):
+    x, W, b = _params(rng, N, D, M)
+    dout = rng.standard_normal((N, M))
+    _, cache = linear.linear_forward(x, W, b)
+    grads = linear.linear_backward(dout, cache)
+    assert [g.shape for g in grads] == [x.shape, W.shape, b.shape]
+    errors = check_gradients(linear.linear, (x, W, b), grads, dout=dout)
+    assert max(errors) < 1e-8, errors
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_kept(rng, dtype):
+    x, W, b = _params(rng, 3, 4, 5, dtype)
+    out, cache = linear.linear_forward(x, W, b)
+    assert out.dtype == dtype
+    assert all(g.dtype == dtype for g in linear.linear_backward(np.ones_like(out), cache))
+
+
+def test_integer_input_is_promoted_to_float():
+    out = linear.linear(np.array([[1, 2]]), np.array([[1], [1]]), np.array([0]))
+    assert out.dtype == np.float64 and out[0, 0] == 3.0
+
+
+@pytest.mark.parametrize(
+    "x_shape,W_shape,b_shape,message",
+    [
+        ((3,), (3, 2), (2,), r"x must have 2 dimensions \(N, D\), got shape \(3,\)"),
+        ((4, 3), (3,), (2,), r"W must have 2 dimensions \(D, M\), got shape \(3,\)"),
+        ((4, 3), (2, 5), (5,), r"x has D=3 features \(shape \(4, 3\)\) but W expects D=2"),
+        ((4, 3), (3, 2), (3,), r"b must have shape \(M,\) = \(2,\), got \(3,\)"),
+        ((4, 3), (3, 2), (1, 2), r"b must have shape \(M,\) = \(2,\), got \(1, 2\)"),
+    ],
+)
+def test_bad_shapes_raise_value_error_naming_them(x_shape, W_shape, b_shape, message):
+    with pytest.raises(ValueError, match=message):
+        linear.linear_forward(np.ones(x_shape), np.ones(W_shape), np.ones(b_shape))
+
+
+def test_backward_rejects_wrong_dout_shape(rng):
+    _, cache = linear.linear_forward(*_params(rng, 4, 3, 2))
+    with pytest.raises(ValueError, match=r"dout must have shape \(N, M\) = \(4, 2\), got \(2, 4\)"):
+        linear.linear_backward(np.ones((2, 4)), cache)
+
+
+def test_complex_input_is_refused():
+    with pytest.raises(ValueError, match="real numbers"):
+        linear.linear(np.ones((1, 2), dtype=complex), np.ones((2, 2)), np.ones(2))
+
+
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_backward_is_the_transpose_of_forward(N, D, M, seed):
+    # <dout, d(out)> = <dx, d(x)> for the linear part: the adjoint identity behind backprop.
+    rng = np.random.default_rng(seed)
+    x, W, b = _params(rng, N, D, M)
+    dout, dx_dir = rng.standard_normal((N, M)), rng.standard_normal((N, D))
+    _, cache = linear.linear_forward(x, W, b)
+    dx, dW, db = linear.linear_backward(dout, cache)
+    lhs = np.sum(dout * (dx_dir @ W))
+    np.testing.assert_allclose(lhs, np.sum(dx * dx_dir), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(db, dout.sum(axis=0))
+
+
+class TestLinearLayer:
+    def test_source_example_shapes_and_init(self):
+        layer = LinearLayer(3, 2, rng=np.random.default_rng(0))
+        assert layer.weights.shape == (3, 2) and layer.bias.shape == (2,)
+        np.testing.assert_array_equal(layer.bias, 0)
+        expected = np.random.default_rng(0).standard_normal((3, 2)) * 0.01
+        np.testing.assert_array_equal(layer.weights, expected)
+
+    def test_forward_backward_agree_with_the_free_functions(self, rng):
+        layer = LinearLayer(3, 2, rng=rng)
+        layer.bias = rng.standard_normal(2)
+        x = rng.standard_normal((4, 3))
+        grad_output = np.ones((4, 2))
+        out, cache = linear.linear_forward(x, layer.weights, layer.bias)
+        np.testing.assert_array_equal(layer.forward(x), out)
+        for got, want in zip(layer.backward(grad_output, x), linear.linear_backward(grad_output, cache)):
+            np.testing.assert_array_equal(got, want)
+
+    def test_backward_formulas_of_the_source(self, rng):
+        layer = LinearLayer(3, 2, rng=rng)
+        x, g = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+        grad_input, grad_weights, grad_bias = layer.backward(g, x)
+        np.testing.assert_allclose(grad_weights, x.T @ g)
+        np.testing.assert_allclose(grad_bias, g.sum(axis=0))
+        np.testing.assert_allclose(grad_input, g @ layer.weights.T)
+
+    def test_gradients_against_finite_differences(self, rng):
+        layer = LinearLayer(5, 3, rng=rng)
+        x, g = rng.standard_normal((6, 5)), rng.standard_normal((6, 3))
+        grads = layer.backward(g, x)
+        errors = check_gradients(linear.linear, (x, layer.weights, layer.bias), grads, dout=g)
+        assert max(errors) < 1e-8, errors
+
+    @pytest.mark.parametrize("sizes", [(0, 2), (3, 0), (-1, 2)])
+    def test_non_positive_sizes_raise(self, sizes):
+        with pytest.raises(ValueError, match="must be positive"):
+            LinearLayer(*sizes)
+
+    def test_forward_rejects_wrong_width(self, rng):
+        with pytest.raises(ValueError, match=r"x has D=4 features"):
+            LinearLayer(3, 2, rng=rng).forward(np.ones((5, 4)))
