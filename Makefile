@@ -33,7 +33,7 @@ nbval:
 # Render the stored outputs (no execution); any Sphinx warning fails the build.
 build:
 	rm -rf _build/html _build/.doctrees
-	$(PY) -m jupyter_book build . --builder html -W -n --keep-going --path-output .
+	.venv/bin/jupyter-book build . --builder html -W -n --keep-going --path-output .
 
 browser:
 	$(PY) -m pytest tests/browser -m browser -q

@@ -46,7 +46,8 @@ def softmax(z, axis=-1):
     (softmax is invariant to adding a constant to every logit) but keeps ``exp`` from
     overflowing: logits of 1e4 give finite weights, not NaN. Entries of ``-inf`` get
     weight 0; a slice that is ``-inf`` everywhere has no finite maximum and is returned
-    as zeros rather than NaN (callers that mask use this: "attends to nothing").
+    as zeros rather than NaN (callers that mask use this: "attends to nothing"). A NaN
+    logit makes its whole slice NaN, so bad input is never hidden.
 
     Parameters
     ----------
@@ -66,10 +67,12 @@ def softmax(z, axis=-1):
     """
     z = as_float_array(z, "z")
     zmax = np.max(z, axis=axis, keepdims=True)
-    zmax = np.where(np.isfinite(zmax), zmax, 0)  # an all -inf slice: exp(-inf) = 0 below
+    zmax = np.where(np.isneginf(zmax), 0, zmax)  # an all -inf slice: exp(-inf) = 0 below
     e = np.exp(z - zmax)
     s = np.sum(e, axis=axis, keepdims=True)
-    return np.divide(e, s, out=np.zeros_like(e), where=s > 0)
+    # Divide wherever s != 0: a NaN logit makes its slice NaN (never hidden as zeros),
+    # and only a slice that is -inf everywhere (s == 0) stays all zeros.
+    return np.divide(e, s, out=np.zeros_like(e), where=s != 0)
 
 
 def softmax_backward(dout, p, axis=-1):

@@ -142,7 +142,6 @@ def test_softmax_properties(z):
     np.testing.assert_allclose(p, scipy_softmax(z, axis=-1), atol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug (reported): a NaN logit gives a row of zeros, hiding it")
 def test_softmax_propagates_nan():
     p = softmax(np.array([[np.nan, 1.0], [0.0, 1.0]]))
     assert np.all(np.isnan(p[0]))
