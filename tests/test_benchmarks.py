@@ -1,0 +1,144 @@
+"""Smoke tests of the benchmark harness on tiny sizes.
+
+No timing is asserted here: a timed test on a shared machine is a flaky test. The speed
+targets are checked by the benchmark itself (``make bench``) and reported in its table.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import __main__ as cli
+from benchmarks import cases, harness
+
+
+@pytest.fixture(scope="module")
+def quick_results():
+    """One quick run without PyTorch, shared by the tests below (a few seconds)."""
+    return cli.run(cases.QUICK, use_torch=False, log=lambda msg: None)
+
+
+def test_time_functions_gives_each_function_its_repeats():
+    calls = {"a": 0, "b": 0}
+
+    def bump(name):
+        calls[name] += 1
+
+    times = harness.time_functions({"a": lambda: bump("a"), "b": lambda: bump("b")},
+                                   budget_s=0.0, min_repeats=4, max_repeats=4, blocks=2, settle_s=0.0)
+    assert [len(times["a"]), len(times["b"])] == [4, 4]
+    # one warm-up call, then one more at the start of the second block
+    assert calls == {"a": 6, "b": 6}
+    assert all(t >= 0 for ts in times.values() for t in ts)
+
+
+def test_time_functions_without_warmup_keeps_the_first_call():
+    calls = []
+    times = harness.time_functions({"a": lambda: calls.append(1)}, budget_s=0.0, min_repeats=1,
+                                   max_repeats=1, warmup=False, settle_s=0.0)
+    assert len(times["a"]) == 1 and len(calls) == 1
+
+
+def test_peak_memory_sees_a_temporary_array():
+    peak, seconds, out = harness.peak_memory(lambda: float(np.ones(2**20).sum()))  # 8 MiB temporary
+    assert 8 * harness.MIB <= peak < 9 * harness.MIB
+    assert out == 2**20 and seconds >= 0
+
+
+def test_blas_threads_is_positive():
+    assert harness.blas_threads() >= 1
+
+
+def test_quick_run_measures_every_group(quick_results):
+    r = quick_results
+    assert r["config"] == "quick"
+    assert set(r["gemm_peak_gflops"]) == {"float32", "float64"}
+    names = {rec["name"] for rec in r["records"]}
+    assert {"linear fwd+bwd", "conv2d forward", "conv2d fwd+bwd", "attention dense",
+            "attention blockwise", "conv2d_naive vs conv2d", "attention_naive vs sdpa"} <= names
+    assert not r["skipped"], r["skipped"]
+    assert {"gemm_square", "bandwidth_gbs", "conv", "attention_memory"} <= set(r["sweeps"])
+
+
+def test_quick_run_records_are_consistent(quick_results):
+    for rec in quick_results["records"]:
+        assert rec["dtype"] in ("float32", "float64")
+        assert rec["time_s"] > 0 and rec["flops"] > 0
+        assert rec["gflops"] == pytest.approx(rec["flops"] / rec["time_s"] / 1e9)
+        assert "torch_time_s" not in rec  # torch was switched off
+        if "dtype_ok" in rec:
+            assert rec["dtype_ok"], rec["name"]
+        if "gemm_time_s" in rec:
+            assert rec["pct_gemm"] == pytest.approx(100 * rec["gemm_time_s"] / rec["time_s"])
+        for t in rec["targets"]:
+            # a torch ratio cannot be judged without torch; the rest are judged
+            assert (t["met"] is None) == (t["measured"] is None)
+            assert t["met"] is None or "torch" not in t["label"]
+
+
+def test_targets_are_the_issues(quick_results):
+    labels = {(rec["name"], t["label"]) for rec in quick_results["records"] for t in rec["targets"]}
+    assert ("linear fwd+bwd", ">= 85 % of GEMM") in labels
+    assert ("attention blockwise", "peak extra memory <= 300 MiB") in labels
+    assert ("conv2d fwd+bwd", "<= 1.3x torch") in labels
+
+
+def test_target_verdicts():
+    assert cases._target("x", 0.9, "<=", 1.0)["met"] is True
+    assert cases._target("x", 1.1, "<=", 1.0)["met"] is False
+    assert cases._target("x", 90.0, ">=", 85.0)["met"] is True
+    assert cases._target("x", None, ">=", 85.0)["met"] is None
+
+
+def test_conv_sweep_rows(quick_results):
+    rows = quick_results["sweeps"]["conv"]["rows"]
+    assert [row["H"] for row in rows] == list(cases.QUICK.sweep_hw)
+    for row in rows:
+        assert row["im2col_s"] > 0 and row["gemm_s"] > 0 and row["loops_s"] > 0
+    mem = quick_results["sweeps"]["attention_memory"]["rows"]
+    assert [row["n"] for row in mem] == list(cases.QUICK.sweep_attention_n)
+
+
+def test_markdown_report_says_why_torch_is_missing(quick_results):
+    md = harness.markdown_report(quick_results)
+    assert "| case | dtype | shape | lalib ms |" in md
+    assert "switched off" in md
+    assert "## Targets (issue 7)" in md and "## Loops against the vectorised kernels" in md
+    # one table row per non-naive record
+    n_rows = sum("speedup" not in rec for rec in quick_results["records"])
+    table = md.split("| case | dtype | shape | lalib ms |")[1].split("\n\n")[0]
+    assert table.count("\n| ") == n_rows
+
+
+def test_json_round_trip(quick_results, tmp_path):
+    path = tmp_path / "r.json"
+    harness.write_json(quick_results, path)
+    assert json.loads(path.read_text())["records"] == json.loads(json.dumps(quick_results["records"]))
+
+
+def test_cli_writes_json_and_markdown(tmp_path, capsys):
+    out = tmp_path / "run.json"
+    cli.main(["--quick", "--no-torch", "--only", "linear", "--out", str(out)])
+    data = json.loads(out.read_text())
+    assert {rec["group"] for rec in data["records"]} == {"linear"}
+    assert out.with_suffix(".md").read_text().startswith("# lalib benchmark results")
+    assert "linear fwd+bwd" in capsys.readouterr().out
+
+
+def test_cli_rejects_an_unknown_group():
+    with pytest.raises(SystemExit):
+        cli.main(["--quick", "--only", "nonsense"])
+
+
+def test_torch_comparison_when_installed(tmp_path):
+    torch = pytest.importorskip("torch")
+    threads = harness.blas_threads()
+    mod, note = harness.load_torch(threads)
+    assert mod is torch and torch.get_num_threads() == threads and "set_num_threads" in note
+    suite = cases.Suite(cases.QUICK, torch=torch, groups={"linear"}, log=lambda m: None)
+    suite.gemm_peak = {"float32": 1.0, "float64": 1.0}
+    suite.linear()
+    for rec in suite.records:
+        assert rec["ratio_torch"] == pytest.approx(rec["time_s"] / rec["torch_time_s"])
+        assert rec["targets"][0]["met"] is not None
