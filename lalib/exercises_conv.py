@@ -1,0 +1,125 @@
+"""Checkers for the exercises of the chapter "Convolutions as matrix multiplication".
+
+Each checker takes the reader's answer and returns a `Check`: it is truthy when the
+answer is right, and shows a one-line verdict in a notebook. The right answers are
+computed here with `lalib.conv`, never typed in.
+"""
+
+import numpy as np
+
+from lalib import conv
+
+
+class Check:
+    """A verdict: ``bool(check)`` says whether the answer is right, ``repr`` explains."""
+
+    def __init__(self, ok, message):
+        self.ok = bool(ok)
+        self.message = message
+
+    def __bool__(self):
+        return self.ok
+
+    def __repr__(self):
+        return ("Correct: " if self.ok else "Not yet: ") + self.message
+
+
+# --------------------------------------------------------------------- exercise 1
+
+#: The layer of exercise 1: one 6 x 6 single-channel image, a 3 x 3 filter, padding 1.
+EXERCISE1 = {"input_shape": (1, 6, 6), "kernel": (3, 3), "stride": 1, "padding": 1}
+
+
+def check_toeplitz_count(shape, nonzeros):
+    """Exercise 1: the shape of the Toeplitz matrix of `EXERCISE1` and its nonzero count.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(rows, columns)`` of T.
+    nonzeros : int
+        How many entries of T hold a filter weight (the filter has no zero weight).
+    """
+    C, H, W = EXERCISE1["input_shape"]
+    w = np.ones((1, C, *EXERCISE1["kernel"]))  # all weights nonzero
+    T = conv.toeplitz_matrix(w, (C, H, W), EXERCISE1["stride"], EXERCISE1["padding"])
+    true_nnz = int(np.count_nonzero(T))
+    if tuple(shape) != T.shape:
+        return Check(False, f"T has one row per output pixel and one column per input "
+                            f"pixel; shape {tuple(shape)} is not right")
+    if int(nonzeros) != true_nnz:
+        hint = ("count the window positions per axis that stay inside the image"
+                if int(nonzeros) > true_nnz else "border windows still hold some pixels")
+        return Check(False, f"shape {T.shape} is right, {nonzeros} nonzeros is not: {hint}")
+    return Check(True, f"T is {T.shape} with {true_nnz} nonzeros, "
+                       f"{100 * true_nnz / T.size:.1f} % of its entries")
+
+
+# --------------------------------------------------------------------- exercise 2
+
+
+def check_shift_filter(w):
+    """Exercise 2: a 3 x 3 filter that moves an image one pixel to the right.
+
+    With padding 1, ``conv2d`` of an (H, W) image with `w` must give
+    ``out[i, j] = x[i, j - 1]`` (and 0 in column 0).
+
+    Parameters
+    ----------
+    w : array_like, shape (3, 3)
+    """
+    w = np.asarray(w, dtype=float)
+    if w.shape != (3, 3):
+        return Check(False, f"the filter must be 3 x 3, got shape {w.shape}")
+    x = np.random.default_rng(2).standard_normal((6, 7))  # (H, W)
+    expected = np.zeros_like(x)
+    expected[:, 1:] = x[:, :-1]  # move right, zeros enter on the left
+    out = conv.conv2d(x[None, None], w[None, None], padding=1)[0, 0]  # (H, W)
+    if np.allclose(out, expected):
+        return Check(True, "out[i, j] = x[i, j-1]: the single 1 sits left of the centre, "
+                           "because the window reads, it does not write")
+    moved_left = np.zeros_like(x)
+    moved_left[:, :-1] = x[:, 1:]
+    if np.allclose(out, moved_left):
+        return Check(False, "this moves the image to the left: conv2d does not flip the "
+                            "filter (it is a cross-correlation)")
+    return Check(False, "the output is not the image moved one pixel right")
+
+
+# --------------------------------------------------------------------- exercise 3
+
+
+def check_conv_function(my_conv2d):
+    """Exercise 3: a convolution written as `conv.im2col` plus one matrix product.
+
+    Parameters
+    ----------
+    my_conv2d : callable
+        ``my_conv2d(x, w, stride, padding)`` for x (N, C, H, W) and w (F, C, KH, KW),
+        returning (N, F, H', W') in the input's dtype.
+    """
+    rng = np.random.default_rng(3)
+    cases = [  # (N, C, H, W, F, KH, KW, stride, padding)
+        (1, 1, 5, 5, 1, 3, 3, 1, 0),
+        (2, 3, 7, 6, 4, 3, 2, 2, 1),
+        (3, 2, 8, 8, 5, 1, 1, 1, 0),
+        (1, 4, 6, 9, 2, 4, 3, 3, 2),
+    ]
+    for N, C, H, W, F, KH, KW, s, p in cases:
+        x = rng.standard_normal((N, C, H, W)).astype(np.float32)
+        w = rng.standard_normal((F, C, KH, KW)).astype(np.float32)
+        expected = conv.conv2d_naive(x, w, stride=s, padding=p)
+        try:
+            out = np.asarray(my_conv2d(x, w, s, p))
+        except Exception as exc:  # the reader's code: report, do not crash the notebook
+            return Check(False, f"x {x.shape}, w {w.shape}, stride {s}, padding {p} "
+                                f"raised {type(exc).__name__}: {exc}")
+        if out.shape != expected.shape:
+            return Check(False, f"x {x.shape}, w {w.shape}, stride {s}, padding {p}: "
+                                f"expected shape {expected.shape}, got {out.shape}")
+        if not np.allclose(out, expected, rtol=1e-4, atol=1e-4):
+            return Check(False, f"x {x.shape}, w {w.shape}, stride {s}, padding {p}: "
+                                f"values differ from conv2d_naive")
+        if out.dtype != np.float32:
+            return Check(False, f"float32 input came back as {out.dtype}")
+    return Check(True, f"matches conv2d_naive on {len(cases)} shapes, strides and paddings")

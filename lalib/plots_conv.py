@@ -1,0 +1,336 @@
+"""Pictures of one convolution seen three ways: sliding window, Toeplitz row, im2col column.
+
+Display code only (matplotlib, ipywidgets); every number drawn comes from `lalib.conv`.
+The pure plotting functions take an Axes (or a few); the widget builders call them.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+
+from lalib import conv
+from lalib.widgets import figure_png, new_figure, precomputed_player
+
+#: Classic 3x3 filters, as (KH, KW) arrays. Cross-correlation: not flipped.
+FILTERS = {
+    "edge": np.array([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]),  # Sobel x
+    "blur": np.full((3, 3), 1.0 / 9.0),  # box filter: the mean of the window
+    "sharpen": np.array([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]]),
+}
+
+ConvViews = namedtuple("ConvViews", "x w stride padding xp T cols out")
+ConvViews.__doc__ = """One single-channel convolution and its three matrix views.
+
+x (H, W), w (KH, KW), xp the padded input, T the Toeplitz matrix (H'W', HW),
+cols the im2col matrix (KH KW, H'W'), out (H', W'); all computed by `lalib.conv`."""
+
+
+def conv_views(x, w, stride=1, padding=0):
+    """Compute the three views of ``conv2d(x, w)`` for one single-channel image.
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W)
+    w : ndarray, shape (KH, KW)
+    stride, padding : int
+
+    Returns
+    -------
+    ConvViews
+    """
+    x = np.asarray(x, dtype=float)
+    w = np.asarray(w, dtype=float)
+    x4, w4 = x[None, None], w[None, None]  # (1, 1, H, W), (1, 1, KH, KW)
+    return ConvViews(
+        x=x,
+        w=w,
+        stride=stride,
+        padding=padding,
+        xp=np.pad(x, padding),  # (H + 2p, W + 2p)
+        T=conv.toeplitz_matrix(w4, (1, *x.shape), stride, padding),  # (H'W', HW)
+        cols=conv.im2col(x4, w.shape, stride, padding)[0],  # (KH KW, H'W')
+        out=conv.conv2d(x4, w4, None, stride, padding)[0, 0],  # (H', W')
+    )
+
+
+def _grid(ax, shape):
+    """Thin cell borders on an imshow of `shape`, no ticks."""
+    rows, cols = shape
+    ax.set_xticks(np.arange(-0.5, cols, 1), minor=True)
+    ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
+    ax.grid(which="minor", color="0.85", lw=0.4)
+    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
+
+
+def _box(ax, row, col, height, width, colour="tab:orange", lw=2.0):
+    """Outline cells [row, row + height) x [col, col + width) of an imshow."""
+    import matplotlib.patches as patches
+
+    ax.add_patch(patches.Rectangle((col - 0.5, row - 0.5), width, height,
+                                   fill=False, edgecolor=colour, lw=lw, zorder=3))
+
+
+def _ink(v, lo, hi):
+    """Text colour readable on a cell of value `v` on a colour scale from `lo` to `hi`."""
+    if lo < 0 < hi:  # diverging map: dark at both ends
+        return "white" if abs(v) > 0.6 * max(-lo, hi) else "black"
+    return "white" if v > lo + 0.6 * (hi - lo) else "black"
+
+
+def _fmt(v):
+    """A short label for a cell value: integers without decimals."""
+    return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
+
+
+def plot_conv_step(axes, views, position):
+    """Draw output pixel `position` being computed, in all three views at once.
+
+    Parameters
+    ----------
+    axes : sequence of 5 Axes
+        Input (with the window), filter, Toeplitz matrix (with the row), im2col matrix
+        (with the column), output (filled in up to this pixel).
+    views : ConvViews
+        From `conv_views`.
+    position : int
+        Output pixel in row-major order, ``i * W' + j``.
+
+    Returns
+    -------
+    value : float
+        The output pixel just computed (the number the title shows).
+    """
+    ax_in, ax_w, ax_T, ax_cols, ax_out = axes
+    Ho, Wo = views.out.shape
+    KH, KW = views.w.shape
+    i, j = divmod(int(position), Wo)
+    p, s, pad = i * Wo + j, views.stride, views.padding
+    value = views.out[i, j]
+    lim = max(float(np.abs(views.x).max()), 1e-12)
+
+    # Input, padded; the padding ring is shown hatched so its zeros are visibly "not x".
+    ax_in.imshow(views.xp, cmap="Greys", vmin=-0.15 * lim, vmax=1.6 * lim)
+    Hp, Wp = views.xp.shape
+    if pad:
+        mask = np.ones((Hp, Wp), bool)
+        mask[pad:Hp - pad, pad:Wp - pad] = False
+        ax_in.imshow(np.where(mask, 1.0, np.nan), cmap="Blues", vmin=0, vmax=4, alpha=0.6)
+    for r in range(Hp):
+        for c in range(Wp):
+            ax_in.text(c, r, _fmt(views.xp[r, c]), ha="center", va="center", fontsize=7,
+                       color=_ink(views.xp[r, c], -0.15 * lim, 1.6 * lim))
+    _grid(ax_in, (Hp, Wp))
+    _box(ax_in, i * s, j * s, KH, KW)
+    ax_in.set_title(f"input, window of out[{i}, {j}]", fontsize=8)
+
+    # The filter, on the colour scale of the Toeplitz matrix it is spread into.
+    wlim = max(float(np.abs(views.w).max()), 1e-12)
+    ax_w.imshow(views.w, cmap="RdBu_r", vmin=-wlim, vmax=wlim)
+    for r in range(KH):
+        for c in range(KW):
+            ax_w.text(c, r, _fmt(views.w[r, c]), ha="center", va="center", fontsize=7,
+                      color=_ink(views.w[r, c], -wlim, wlim))
+    _grid(ax_w, views.w.shape)
+    ax_w.set_title("filter w", fontsize=8)
+
+    # Toeplitz matrix: one row per output pixel, one column per input pixel.
+    ax_T.imshow(views.T, cmap="RdBu_r", vmin=-wlim, vmax=wlim, aspect="auto",
+                interpolation="nearest")
+    _grid(ax_T, views.T.shape)
+    _box(ax_T, p, 0, 1, views.T.shape[1])
+    ax_T.set_title(f"Toeplitz T {views.T.shape}: row {p}", fontsize=8)
+    ax_T.set_xlabel("input pixel", fontsize=7)
+    ax_T.set_ylabel("output pixel", fontsize=7)
+
+    # im2col: one column per output pixel, holding its window's pixels.
+    ax_cols.imshow(views.cols, cmap="Greys", vmin=-0.15 * lim, vmax=1.6 * lim,
+                   aspect="auto", interpolation="nearest")
+    for r in range(views.cols.shape[0]):
+        ax_cols.text(p, r, _fmt(views.cols[r, p]), ha="center", va="center", fontsize=6,
+                     color=_ink(views.cols[r, p], -0.15 * lim, 1.6 * lim))
+    _grid(ax_cols, views.cols.shape)
+    _box(ax_cols, 0, p, views.cols.shape[0], 1)
+    ax_cols.set_title(f"im2col {views.cols.shape}: column {p}", fontsize=8)
+    ax_cols.set_xlabel("output pixel", fontsize=7)
+    ax_cols.set_ylabel("window entry", fontsize=7)
+
+    # Output, filled in up to this pixel (row-major, the order the window slides).
+    done = np.arange(Ho * Wo).reshape(Ho, Wo) <= p
+    olim = max(float(np.abs(views.out).max()), 1e-12)
+    ax_out.imshow(np.where(done, views.out, np.nan), cmap="RdBu_r", vmin=-olim, vmax=olim)
+    for r in range(Ho):
+        for c in range(Wo):
+            if done[r, c]:
+                ax_out.text(c, r, _fmt(views.out[r, c]), ha="center", va="center", fontsize=7,
+                            color=_ink(views.out[r, c], -olim, olim))
+    _grid(ax_out, (Ho, Wo))
+    _box(ax_out, i, j, 1, 1)
+    ax_out.set_title(f"output: out[{i}, {j}] = {_fmt(value)}", fontsize=8)
+    return float(value)
+
+
+def conv_step_figure(views, position, figsize=(10.0, 2.6)):
+    """A figure with the five panels of `plot_conv_step` and the identity it illustrates."""
+    fig, axes = new_figure(figsize=figsize, ncols=5,
+                           gridspec_kw={"width_ratios": [1.0, 0.6, 2.2, 1.3, 0.8]})
+    value = plot_conv_step(axes, views, position)
+    fig.suptitle(f"T[{position}] · x  =  w · cols[:, {position}]  =  {_fmt(value)}",
+                 fontsize=9)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.12, top=0.8, wspace=0.25)
+    return fig
+
+
+def conv_step_player(x, filters, stride=1, padding=0, interval=700):
+    """Play + slider over the output pixels, for each filter; works without a kernel.
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W)
+    filters : dict of str -> ndarray, shape (KH, KW)
+    stride, padding : int
+    interval : int
+        Milliseconds per step when playing.
+
+    Returns
+    -------
+    ipywidgets.VBox
+        From `lalib.widgets.precomputed_player`: a filter slider, then Play and a
+        position slider, then the frame.
+    """
+    views = {name: conv_views(x, w, stride, padding) for name, w in filters.items()}
+    Ho, Wo = next(iter(views.values())).out.shape
+
+    def render(filter, position):
+        return conv_step_figure(views[filter], position)
+
+    positions = {f"({i}, {j})": i * Wo + j for i in range(Ho) for j in range(Wo)}
+    return precomputed_player(
+        render, {"filter": {name: name for name in filters}, "position": positions},
+        play="position", interval=interval,
+    )
+
+
+def conv_explorer(x, filters, custom="0, 0, 0, 0, 1, 0, 0, 0, 0"):
+    """Live-only explorer (needs a running kernel): filter, stride, padding and position.
+
+    Parameters
+    ----------
+    x : ndarray, shape (H, W)
+    filters : dict of str -> ndarray, shape (3, 3)
+        Offered in a drop-down, plus "custom", read from a text box of 9 numbers.
+    custom : str
+        Initial content of the text box (the identity filter).
+
+    Returns
+    -------
+    ipywidgets.VBox
+        Controls and an Image redrawn by Python callbacks: in the static book it stays
+        on its first frame.
+    """
+    import ipywidgets as widgets
+
+    choice = widgets.Dropdown(options=[*filters, "custom"], description="filter")
+    text = widgets.Text(value=custom, description="custom 3x3",
+                        layout=widgets.Layout(width="320px"))
+    stride = widgets.IntSlider(value=1, min=1, max=3, description="stride")
+    padding = widgets.IntSlider(value=0, min=0, max=2, description="padding")
+    position = widgets.IntSlider(value=0, min=0, max=0, description="position")
+    play = widgets.Play(value=0, min=0, max=0, interval=700, description="Play")
+    widgets.jslink((play, "value"), (position, "value"))
+    widgets.jslink((play, "max"), (position, "max"))
+    image = widgets.Image(format="png")
+    message = widgets.Label()
+
+    def current_filter():
+        if choice.value != "custom":
+            return filters[choice.value]
+        numbers = [float(t) for t in text.value.replace(",", " ").split()]
+        if len(numbers) != 9:
+            raise ValueError(f"type 9 numbers for a 3x3 filter, got {len(numbers)}")
+        return np.array(numbers).reshape(3, 3)
+
+    cache = {}
+
+    def redraw(*_):
+        try:
+            key = (choice.value, text.value, stride.value, padding.value)
+            if key not in cache:
+                cache.clear()
+                cache[key] = conv_views(x, current_filter(), stride.value, padding.value)
+            views = cache[key]
+        except ValueError as exc:
+            message.value = str(exc)
+            return
+        last = views.out.size - 1
+        position.max = play.max = last
+        message.value = f"output {views.out.shape}, T {views.T.shape}, im2col {views.cols.shape}"
+        image.value = figure_png(conv_step_figure(views, min(position.value, last)))
+
+    for w in (choice, text, stride, padding, position):
+        w.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([
+        widgets.HBox([choice, text]), widgets.HBox([stride, padding]),
+        widgets.HBox([play, position]), message, image,
+    ])
+
+
+def plot_images(axes, images, titles, cmap="gray", symmetric=None):
+    """Show images side by side, each on its own colour scale.
+
+    Parameters
+    ----------
+    axes : sequence of Axes
+    images : sequence of ndarray, shape (H, W)
+    titles : sequence of str
+    cmap : str
+        Colour map for images that are not in `symmetric`.
+    symmetric : set of int, optional
+        Indices of signed images (edge responses): drawn with a diverging map centred
+        on zero.
+    """
+    symmetric = set() if symmetric is None else set(symmetric)
+    for k, (ax, img, title) in enumerate(zip(axes, images, titles)):
+        if k in symmetric:  # clip the rare extremes so that typical responses show
+            lim = float(np.percentile(np.abs(img), 99.5)) or 1.0
+            ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        else:
+            ax.imshow(img, cmap=cmap)
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+
+
+def plot_sparsity(ax, T, title):
+    """Picture of a Toeplitz matrix: nonzeros coloured by value, zeros white."""
+    lim = float(np.abs(T).max()) or 1.0
+    ax.imshow(np.where(T == 0, np.nan, T), cmap="RdBu_r", vmin=-lim, vmax=lim,
+              interpolation="nearest")
+    nnz = int(np.count_nonzero(T))
+    ax.set_title(f"{title}\n{T.shape[0]} x {T.shape[1]}, {nnz} nonzeros "
+                 f"({100 * nnz / T.size:.1f} %)", fontsize=9)
+    ax.set_xlabel("input pixel (flattened)", fontsize=8)
+    ax.set_ylabel("output pixel (flattened)", fontsize=8)
+
+
+def plot_timings(ax, sizes, seconds, title=None):
+    """Log-log plot of run time against image side for several methods.
+
+    Parameters
+    ----------
+    ax : Axes
+    sizes : sequence of int
+        Image side H = W.
+    seconds : dict of str -> sequence of float
+        Time per method; NaN where a method was not run.
+    """
+    for (name, ts), marker in zip(seconds.items(), "osd^v"):
+        ax.loglog(sizes, ts, marker=marker, label=name)
+    ax.set_xticks(list(sizes))
+    ax.set_xticklabels([str(s) for s in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("image side H = W (pixels)")
+    ax.set_ylabel("seconds (best of 3)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
