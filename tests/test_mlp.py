@@ -207,7 +207,7 @@ def test_digits_reach_95_percent_test_accuracy():
         X, y, test_fraction=0.25, rng=np.random.default_rng(0)
     )
     params = mlp.init_params((64, 128, 64, 10), np.random.default_rng(1))
-    hist = mlp.train(params, X_train, y_train, epochs=40, batch_size=32, lr=0.1,
+    hist = mlp.train(params, X_train, y_train, epochs=40, batch_size=16, lr=0.02,
                      rng=np.random.default_rng(2), X_test=X_test, y_test=y_test)
     assert hist["test_acc"][-1] >= 0.95
     assert mlp.accuracy(params, X_test, y_test) == hist["test_acc"][-1]
