@@ -38,16 +38,26 @@ def train_test_split(X, y, test_fraction=0.25, rng=None):
     Returns
     -------
     X_train, X_test, y_train, y_test : ndarray
+
+    Raises
+    ------
+    ValueError
+        If X and y disagree in rows, or either part would be empty.
     """
     X = np.asarray(X)
     y = np.asarray(y)
-    if X.shape[0] != y.shape[0]:
+    if X.ndim < 1 or y.ndim < 1 or X.shape[0] != y.shape[0]:
         raise ValueError(f"X and y must have as many rows, got X {X.shape} and y {y.shape}")
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")
+    n_test = int(round(test_fraction * X.shape[0]))
+    if not 0 < n_test < X.shape[0]:
+        raise ValueError(
+            f"test_fraction={test_fraction} of {X.shape[0]} rows leaves {n_test} for test "
+            f"and {X.shape[0] - n_test} for training; both need at least one"
+        )
     rng = np.random.default_rng() if rng is None else rng
     order = rng.permutation(X.shape[0])
-    n_test = int(round(test_fraction * X.shape[0]))
     test, train = order[:n_test], order[n_test:]
     return X[train], X[test], y[train], y[test]
 

@@ -9,6 +9,8 @@ that re-running an unchanged notebook gives a byte-identical file:
 
 - widget model ids (random UUIDs) become ids derived from the notebook name and order;
 - execution timing metadata is not recorded; execution counts are renumbered 1, 2, ...
+- consecutive stream outputs of one name are merged (a loaded kernel may split one
+  print into several messages, which would change the file but not the text).
 """
 
 import hashlib
@@ -39,6 +41,19 @@ def stable_widget_ids(nb, name):
     return nbformat.from_dict(json.loads(text))
 
 
+def merge_streams(outputs):
+    """Join consecutive stdout (or stderr) outputs into one, as a reader sees them."""
+    merged = []
+    for out in outputs:
+        if (out.get("output_type") == "stream" and merged
+                and merged[-1].get("output_type") == "stream"
+                and merged[-1]["name"] == out["name"]):
+            merged[-1]["text"] += out["text"]
+        else:
+            merged.append(out)
+    return merged
+
+
 def execute(path):
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -52,7 +67,8 @@ def execute(path):
     client.execute()
     for n, cell in enumerate((c for c in nb.cells if c.cell_type == "code"), start=1):
         cell.execution_count = n
-        for out in cell.get("outputs", []):
+        cell.outputs = merge_streams(cell.get("outputs", []))
+        for out in cell.outputs:
             if "execution_count" in out:
                 out["execution_count"] = n
         cell.metadata.pop("execution", None)

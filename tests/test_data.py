@@ -85,8 +85,13 @@ def test_split_does_not_modify_inputs():
 def test_split_hypothesis_partition(N, frac, seed):
     X = np.arange(N)[:, None] * np.ones((1, 2))  # (N, 2)
     y = np.arange(N)
+    n_test = int(round(frac * N))
+    if not 0 < n_test < N:  # one side would be empty: refused, never returned empty
+        with pytest.raises(ValueError, match="both need at least one"):
+            data.train_test_split(X, y, frac, rng=np.random.default_rng(seed))
+        return
     Xtr, Xte, ytr, yte = data.train_test_split(X, y, frac, rng=np.random.default_rng(seed))
-    assert len(yte) == int(round(frac * N))
+    assert len(yte) == n_test
     np.testing.assert_array_equal(np.sort(np.concatenate([ytr, yte])), y)
     np.testing.assert_array_equal(Xtr[:, 1], ytr)
     np.testing.assert_array_equal(Xte[:, 1], yte)
@@ -99,6 +104,9 @@ def test_split_hypothesis_partition(N, frac, seed):
         (np.ones((5, 2)), np.ones(5), 0.0, r"\(0, 1\), got 0.0"),
         (np.ones((5, 2)), np.ones(5), 1.0, r"\(0, 1\)"),
         (np.ones((5, 2)), np.ones(5), -0.1, r"\(0, 1\)"),
+        (np.ones((1, 2)), np.ones(1), 0.4, r"leaves 0 for test and 1 for training"),
+        (np.ones((3, 2)), np.ones(3), 0.9, r"leaves 3 for test and 0 for training"),
+        (np.array(1.0), np.ones(1), 0.5, r"as many rows, got X \(\) and y \(1,\)"),
     ],
 )
 def test_split_bad_input(X, y, frac, match):

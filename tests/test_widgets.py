@@ -61,3 +61,12 @@ def test_figure_png_is_deterministic():
     fig1, fig2 = _render(0, 1), _render(0, 1)
     assert figure_png(fig1) == figure_png(fig2)
     assert np.frombuffer(figure_png(_render(0, 2)), np.uint8).size > 0
+
+
+def test_frames_are_palette_pngs_unless_asked_for_rgba():
+    from io import BytesIO
+
+    from PIL import Image
+
+    assert Image.open(BytesIO(figure_png(_render(0, 1)))).mode == "P"
+    assert Image.open(BytesIO(figure_png(_render(0, 1), colors=None))).mode == "RGBA"
