@@ -11,6 +11,7 @@ D, M    input and output features of a linear map
 C, F    input channels, filters (output channels)
 H, W    image height and width
 KH, KW  kernel height and width
+K       number of classes (columns of a score matrix)
 n_q     number of queries, n_k number of keys
 d_k     query/key width, d_v value width
 ======  ==========================================

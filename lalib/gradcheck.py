@@ -37,7 +37,9 @@ def numerical_gradient(f, args, dout=None, wrt=None, h=1e-6):
     grads : list of ndarray
         One per index in `wrt`, each of its argument's shape.
     """
-    args = [np.array(a, dtype=np.float64) for a in args]
+    # C order: the flat view below must alias the array f sees (a transposed input
+    # would otherwise be perturbed in a copy and its gradient come out as zeros).
+    args = [np.array(a, dtype=np.float64, order="C") for a in args]
     out = np.asarray(f(*args), dtype=np.float64)
     dout = np.ones_like(out) if dout is None else np.asarray(dout, dtype=np.float64)
     if dout.shape != out.shape:

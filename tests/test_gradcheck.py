@@ -48,3 +48,10 @@ def test_bad_dout_and_gradient_count(rng):
         gradcheck.numerical_gradient(lambda v: v, (x,), dout=np.ones(2))
     with pytest.raises(ValueError, match="got 2 analytic gradients for 1 arguments"):
         gradcheck.check_gradients(lambda v: v, (x,), [x, x])
+
+
+def test_non_contiguous_arguments_are_perturbed(rng):
+    # A transposed (Fortran-ordered) argument once gave an all-zero numerical gradient.
+    W = rng.standard_normal((3, 4)).T  # (4, 3), not C-contiguous
+    (g,) = gradcheck.numerical_gradient(lambda W: W**2, (W,))
+    np.testing.assert_allclose(g, 2 * W, rtol=1e-6)
