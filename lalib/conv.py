@@ -372,7 +372,9 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     out : ndarray, shape (N, F, H', W')
         In the dtype of ``np.result_type(x, w)`` (float32 stays float32; `b` is cast).
     cache : tuple
-        What `conv2d_backward` needs: the columns, the filters and the geometry.
+        What `conv2d_backward` needs: the columns, the filters and the geometry. The
+        columns are ``KH * KW`` times the size of the input; keeping them spares the
+        backward pass from building them again.
 
     Raises
     ------
@@ -433,6 +435,7 @@ def conv2d_backward(dout, cache):
         ``sum_n dout[n] @ cols[n].T``: the forward GEMM differentiated in its left factor.
     db : ndarray, shape (F,)
         ``dout.sum(axis=(0, 2, 3))``: each bias is added at every pixel of every image.
+        Returned even when the forward pass had no bias.
     """
     x_shape, w, cols, stride, padding = cache
     N, F = x_shape[0], w.shape[0]
