@@ -348,17 +348,26 @@ def attention_naive(Q, K, V, mask=None, scale=None, causal=False):
 # --------------------------------------------------------------------------- blockwise
 
 
+#: Upper bound, in bytes, on one tile of scores in `attention_blockwise`: when all the
+#: leading (batch/head) indices together would exceed it, they are processed in groups.
+TILE_BYTES = 16 * 2**20
+
+
 def attention_blockwise(Q, K, V, block_size=128, mask=None, scale=None, causal=False):
     """Attention computed block by block with an online softmax (FlashAttention-style).
 
     Same result as ``scaled_dot_product_attention(Q, K, V, mask, scale, causal)[0]``,
-    but the scores only ever exist as (..., block, block) tiles: a query block is
+    but the scores only ever exist as (..., block_q, block_k) tiles: a query block is
     compared with one key block at a time, and the running maximum ``m``, running sum
     ``l`` and unnormalised output ``A`` of each query row are rescaled by the diagonal
     matrix ``diag(exp(m_old - m_new))`` whenever a new block raises the maximum (see the
-    module docstring). Extra memory is about ``block^2 + block * d_v`` per leading
-    index, besides the output; with ``causal=True`` key blocks entirely in a query
-    block's future are skipped, halving the work.
+    module docstring). ``A`` is accumulated in the output array itself; besides the
+    output, memory holds one tile of scores, one (block_q, d_v) product and one scaled
+    query block, reused for every tile. When a tile over all leading indices would
+    exceed `TILE_BYTES`, the first leading axis is processed in groups, so the extra
+    memory stays bounded however many batch entries and heads there are. With
+    ``causal=True``, key blocks entirely in a query block's future are skipped, which
+    halves the work.
 
     Parameters
     ----------
@@ -387,24 +396,54 @@ def attention_blockwise(Q, K, V, block_size=128, mask=None, scale=None, causal=F
     if bq < 1 or bk < 1:
         raise ValueError(f"block_size must be positive, got {block_size}")
     n_q, n_k, d_v = Q.shape[-2], K.shape[-2], V.shape[-1]
-    offset = n_k - n_q  # query i sits at key position i + offset (see causal_mask)
-    if mask is not None:
-        mask = np.broadcast_to(mask, mask.shape[:-2] + (n_q, n_k))  # a view, sliced per tile
-    KT = K.swapaxes(-1, -2)  # (..., d_k, n_k), a view
     out = np.empty(lead + (n_q, d_v), dtype=Q.dtype)
+    blocked = None if mask is None else np.logical_not(mask)  # True = masked; mask's own shape
+    if not lead:
+        _blockwise_into(out, Q, K, V, blocked, scale, causal, bq, bk)
+        return out
+    # Group the first leading axis so that one tile of scores stays under TILE_BYTES.
+    tile = math.prod(lead) * min(bq, n_q) * min(bk, n_k) * Q.dtype.itemsize
+    groups = min(lead[0], max(1, -(-tile // TILE_BYTES)))  # ceil division
+    step = -(-lead[0] // groups)
+    full = len(lead) + 2  # ndim of an array that has every leading axis
+
+    def part(a, g0, g1):  # rows g0:g1 of the first leading axis, unless broadcast along it
+        return a if a is None or a.ndim < full or a.shape[0] == 1 else a[g0:g1]
+
+    for g0 in range(0, lead[0], step):
+        g1 = min(g0 + step, lead[0])
+        _blockwise_into(out[g0:g1], part(Q, g0, g1), part(K, g0, g1), part(V, g0, g1),
+                        part(blocked, g0, g1), scale, causal, bq, bk)
+    return out
+
+
+def _blockwise_into(out, Q, K, V, blocked, scale, causal, bq, bk):
+    """The online-softmax loops of `attention_blockwise`, writing into `out` (..., n_q, d_v)."""
+    lead, (n_q, d_v) = out.shape[:-2], out.shape[-2:]
+    n_k, d_k = K.shape[-2], K.shape[-1]
+    offset = n_k - n_q  # query i sits at key position i + offset (see causal_mask)
+    if blocked is not None:
+        blocked = np.broadcast_to(blocked, blocked.shape[:-2] + (n_q, n_k))  # a view, read per tile
+    KT = K.swapaxes(-1, -2)  # (..., d_k, n_k), a view
+    # Buffers reused by every tile: scores, the product P~_j V_j, the scaled query block.
+    S_buf = np.empty(lead + (min(bq, n_q), min(bk, n_k)), dtype=out.dtype)  # (..., bq, bk)
+    PV_buf = np.empty(lead + (min(bq, n_q), d_v), dtype=out.dtype)  # (..., bq, d_v)
+    Q_buf = np.empty(Q.shape[:-2] + (min(bq, n_q), d_k), dtype=out.dtype)  # (..., bq, d_k)
     for i0 in range(0, n_q, bq):
         i1 = min(i0 + bq, n_q)
-        Qi = Q[..., i0:i1, :] * scale  # (..., bq, d_k), scaled once per query block
-        m = np.full(lead + (i1 - i0, 1), -np.inf, dtype=Q.dtype)  # running row max
-        l = np.zeros(lead + (i1 - i0, 1), dtype=Q.dtype)  # running sum of exp(S - m)
-        A = np.zeros(lead + (i1 - i0, d_v), dtype=Q.dtype)  # running unnormalised output
+        r = i1 - i0
+        Qi = np.multiply(Q[..., i0:i1, :], scale, out=Q_buf[..., :r, :])  # (..., bq, d_k), scaled once
+        m = np.full(lead + (r, 1), -np.inf, dtype=out.dtype)  # running row max
+        l = np.zeros(lead + (r, 1), dtype=out.dtype)  # running sum of exp(S - m)
+        A = out[..., i0:i1, :]  # (..., bq, d_v): the unnormalised output, accumulated in place
+        A.fill(0)
         for j0 in range(0, n_k, bk):
             if causal and j0 > i1 - 1 + offset:
                 break  # this key block and all later ones are in every query's future
             j1 = min(j0 + bk, n_k)
-            S = Qi @ KT[..., j0:j1]  # (..., bq, d_k) @ (..., d_k, bk) -> (..., bq, bk)
-            if mask is not None:
-                np.copyto(S, -np.inf, where=~mask[..., i0:i1, j0:j1])  # tile of the mask
+            S = np.matmul(Qi, KT[..., j0:j1], out=S_buf[..., :r, :j1 - j0])  # (..., bq, bk)
+            if blocked is not None:
+                np.copyto(S, -np.inf, where=blocked[..., i0:i1, j0:j1])  # tile of the mask
             if causal and j1 - 1 > i0 + offset:  # the tile straddles the diagonal
                 future = np.arange(j0, j1)[None, :] > np.arange(i0, i1)[:, None] + offset  # (bq, bk)
                 np.copyto(S, -np.inf, where=future)
@@ -416,11 +455,9 @@ def attention_blockwise(Q, K, V, block_size=128, mask=None, scale=None, causal=F
             l *= alpha  # D_j l
             l += S.sum(axis=-1, keepdims=True)  # + P~_j 1
             A *= alpha  # D_j A: rescale the rows summed so far
-            A += S @ V[..., j0:j1, :]  # + P~_j V_j: (..., bq, bk) @ (..., bk, d_v) -> (..., bq, d_v)
+            A += np.matmul(S, V[..., j0:j1, :], out=PV_buf[..., :r, :])  # + P~_j V_j: (..., bq, d_v)
             m = m_new
-        inv = np.divide(1, l, out=np.zeros_like(l), where=l > 0)  # (..., bq, 1); 0 if nothing seen
-        np.multiply(A, inv, out=out[..., i0:i1, :])  # O = diag(l)^-1 A
-    return out
+        A *= np.divide(1, l, out=np.zeros_like(l), where=l > 0)  # O = diag(l)^-1 A; 0 if nothing seen
 
 
 # --------------------------------------------------------------------------- multi-head

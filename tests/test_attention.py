@@ -493,3 +493,93 @@ def test_multi_head_bad_input(rng, change, match):
     kw.update(change)
     with pytest.raises(ValueError, match=match):
         attention.multi_head_attention(**kw)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("masking", ["none", "mask", "causal"])
+def test_blockwise_in_groups_of_the_leading_axis(rng, shape, masking, monkeypatch):
+    """A tiny TILE_BYTES forces one group per index of the first leading axis."""
+    monkeypatch.setattr(attention, "TILE_BYTES", 1)
+    Q, K, V = make_qkv(rng, shape)
+    mask = random_mask(rng, shape) if masking == "mask" else None
+    causal = masking == "causal"
+    dense, _ = attention.scaled_dot_product_attention(Q, K, V, mask=mask, causal=causal)
+    blk = attention.attention_blockwise(Q, K, V, 2, mask=mask, causal=causal)
+    np.testing.assert_allclose(blk, dense, rtol=1e-12, atol=1e-13)
+
+
+def test_blockwise_groups_bound_the_extra_memory(rng, monkeypatch):
+    lead, n, d, block = (8, 4), 512, 16, 128
+    Q, K, V = (rng.standard_normal(lead + (n, d)) for _ in range(3))
+    out_bytes = Q.nbytes
+
+    def extra():
+        tracemalloc.start()
+        try:
+            attention.attention_blockwise(Q, K, V, block_size=block)
+            return tracemalloc.get_traced_memory()[1] - out_bytes
+        finally:
+            tracemalloc.stop()
+
+    ungrouped = extra()  # all 32 heads in one (32, 128, 128) tile of 4 MiB
+    assert ungrouped >= 32 * block * block * 8
+    budget = 2**20
+    monkeypatch.setattr(attention, "TILE_BYTES", budget)  # 4 groups of 2 x 4 heads
+    grouped = extra()
+    per_group = 8 * block * d * 8  # the (block, d) buffers of 8 heads: P~V and the scaled queries
+    ufunc_buffers = 3 * 8192 * 8  # NumPy's iteration buffers for one ufunc call
+    row_vectors = 16 * 8 * block * 8  # m, l, their updates and temporaries: (8 heads, block, 1)
+    assert grouped <= budget + 2 * per_group + ufunc_buffers + row_vectors
+    assert grouped < ungrouped / 2
+
+
+# --------------------------------------------------------------------------- exercise checkers
+
+
+def test_check_weights_by_hand():
+    from lalib.exercises_attention import EXERCISE1, check_weights_by_hand
+
+    s = (EXERCISE1["q"] @ EXERCISE1["K"].T)[0] / math.sqrt(2)
+    w = np.exp(s) / np.exp(s).sum()
+    out = float(w @ EXERCISE1["V"][:, 0])
+    assert check_weights_by_hand(w, out)
+    assert check_weights_by_hand(np.round(w, 2), round(out, 2))
+    unscaled = np.exp(s * math.sqrt(2)) / np.exp(s * math.sqrt(2)).sum()
+    assert "without the 1/sqrt" in repr(check_weights_by_hand(unscaled, out))
+    assert not check_weights_by_hand(w, out + 1)
+    assert not check_weights_by_hand([1 / 3, 1 / 3, 1 / 3], out)
+    assert not check_weights_by_hand(w[:2], out)
+
+
+def test_check_padding_mask():
+    from lalib.exercises_attention import check_padding_mask
+
+    def right(lengths, n):
+        return np.arange(n)[None, None, :] < np.asarray(lengths)[:, None, None]
+
+    assert check_padding_mask(right)
+    assert not check_padding_mask(lambda lengths, n: right(lengths, n)[:, 0])  # (N, n): wrong shape
+    assert not check_padding_mask(lambda lengths, n: right(lengths, n).astype(int))  # not boolean
+    assert not check_padding_mask(lambda lengths, n: np.arange(n)[None, None, :] <= np.asarray(lengths)[:, None, None])
+    assert "raised" in repr(check_padding_mask(lambda lengths, n: 1 / 0))
+
+
+def test_check_merge():
+    from lalib.exercises_attention import check_merge
+
+    def right(m1, l1, A1, m2, l2, A2):
+        m = np.maximum(m1, m2)
+        a1, a2 = np.exp(m1 - m), np.exp(m2 - m)
+        return m, a1 * l1 + a2 * l2, a1 * A1 + a2 * A2
+
+    def no_rescale(m1, l1, A1, m2, l2, A2):
+        return np.maximum(m1, m2), l1 + l2, A1 + A2
+
+    def normalised_only(m1, l1, A1, m2, l2, A2):  # right ratio A / l, but relative to m = 0
+        m, l, A = right(m1, l1, A1, m2, l2, A2)
+        return m, l * np.exp(m), A * np.exp(m)
+
+    assert check_merge(right)
+    assert not check_merge(no_rescale)
+    assert "relative to the new" in repr(check_merge(normalised_only))
+    assert "maximum" in repr(check_merge(lambda *a: (a[0], *right(*a)[1:])))
