@@ -31,6 +31,7 @@ def run(config=cases.FULL, use_torch=True, groups=None, log=print):
         "records": suite.records,
         "sweeps": suite.sweeps,
         "skipped": suite.skipped,
+        "quiet": suite.quiet.summary(),
         "elapsed_s": time.perf_counter() - start,
     }
 
@@ -44,6 +45,8 @@ def main(argv=None):
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     parser.add_argument("--reference", action="store_true",
                         help="write benchmarks/results/reference.{json,md} (the committed results)")
+    parser.add_argument("--wait-quiet", type=float, default=None, metavar="LOAD",
+                        help="first wait (up to 10 minutes) until the load average is below LOAD")
     parser.add_argument("--out", default=None,
                         help="JSON path to write (the .md goes beside it); "
                              "default benchmarks/results/local-latest.json")
@@ -62,6 +65,8 @@ def main(argv=None):
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
+    if args.wait_quiet is not None:
+        harness.wait_for_quiet(args.wait_quiet, log=log)
     results = run(cases.QUICK if args.quick else cases.FULL, use_torch=not args.no_torch,
                   groups=groups, log=log)
     report = harness.markdown_report(results)

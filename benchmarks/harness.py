@@ -26,6 +26,7 @@ import numpy as np
 
 SETTLE_S = 0.1  # pause between blocks: lets spinning BLAS/OpenMP threads go to sleep
 MIB = 2**20
+SLOW_CALL_S = 0.25  # calls longer than this are not warmed up again at each block
 
 
 # ----------------------------------------------------------------------- threads, torch
@@ -63,6 +64,114 @@ def load_torch(threads, enabled=True):
 # ----------------------------------------------------------------------------- timing
 
 
+def wait_for_quiet(max_load=0.5, timeout_s=600, log=print):
+    """Wait until the 1-minute load average drops below `max_load` (or `timeout_s` passes).
+
+    Returns the load average seen last.
+    """
+    if not hasattr(os, "getloadavg"):  # pragma: no cover
+        return None
+    deadline = time.monotonic() + timeout_s
+    load = os.getloadavg()[0]
+    while load > max_load and time.monotonic() < deadline:
+        log(f"waiting for a quiet machine: load average {load:.2f} > {max_load}")
+        time.sleep(15)
+        load = os.getloadavg()[0]
+    return load
+
+
+class Quiet:
+    """Keeps other programs' CPU use out of the timings, as far as it can.
+
+    On a small shared machine another program's burst can make a multi-threaded BLAS
+    call ten times slower (one of its threads waits for a core). Linux's /proc/stat says
+    how busy all cores were; subtracting this process's own CPU time (`os.times`) leaves
+    the other programs' share. Before each block of timed calls `wait` pauses until that
+    share is below `max_share`; after the block, `measure` tells whether it stayed there,
+    and `time_functions` re-runs a block that was disturbed. Waiting is capped by
+    `wait_budget_s` over the whole run, so a busy machine still finishes: its disturbed
+    blocks are counted and reported instead.
+
+    Parameters
+    ----------
+    max_share : float
+        Largest tolerated share of all cores used by other programs (0.1 = 10 %).
+    wait_budget_s : float
+        Total seconds this run may spend waiting.
+    enabled : bool
+        False (or no /proc/stat, as on macOS): never wait, never re-run.
+    """
+
+    SAMPLE_S = 0.3
+    MIN_BLOCK_S = 0.05  # /proc/stat counts in 10 ms ticks: shorter blocks cannot be judged
+
+    def __init__(self, max_share=0.10, wait_budget_s=180.0, enabled=True):
+        self.max_share = max_share
+        self.wait_budget_s = wait_budget_s
+        self.wait_left = wait_budget_s
+        self.enabled = enabled and Path("/proc/stat").exists()
+        self.hz = os.sysconf("SC_CLK_TCK") if self.enabled else 100
+        self.ncpu = os.cpu_count() or 1
+        self.blocks = 0
+        self.disturbed = 0  # blocks kept although disturbed (retries or waiting ran out)
+        self.case_max = 0.0  # largest share seen in an accepted block since `new_case`
+
+    def _snapshot(self):
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        busy = (sum(fields[:8]) - fields[3] - fields[4]) / self.hz  # all but idle and iowait
+        own = sum(os.times()[:2])  # this process, every thread
+        return time.perf_counter(), busy, own
+
+    def _share(self, a, b):
+        wall = b[0] - a[0]
+        others = (b[1] - a[1]) - (b[2] - a[2])
+        return max(others, 0.0) / (wall * self.ncpu) if wall > 0 else 0.0
+
+    def start(self):
+        return self._snapshot() if self.enabled else None
+
+    def share_since(self, snap):
+        """Other programs' share of all cores since `start` (None if unknown or too short)."""
+        if snap is None:
+            return None
+        now = self._snapshot()
+        if now[0] - snap[0] < self.MIN_BLOCK_S:
+            return None
+        return self._share(snap, now)
+
+    def wait(self):
+        """Sleep until other programs use less than `max_share` (or the budget is spent)."""
+        while self.enabled and self.wait_left > 0:
+            a = self._snapshot()
+            time.sleep(self.SAMPLE_S)
+            if self._share(a, self._snapshot()) <= self.max_share:
+                return
+            self.wait_left -= self.SAMPLE_S
+
+    def summary(self):
+        return {"enabled": self.enabled, "max_share": self.max_share, "blocks": self.blocks,
+                "disturbed_blocks": self.disturbed,
+                "waited_s": round(self.wait_budget_s - self.wait_left, 1) if self.enabled else 0.0}
+
+    def new_case(self):
+        self.case_max = 0.0
+
+    def accept(self, share):
+        """Count a block that is kept, disturbed or not."""
+        self.blocks += 1
+        if share is not None:
+            self.case_max = max(self.case_max, share)
+            if share > self.max_share:
+                self.disturbed += 1
+
+    def should_retry(self, share, attempt, retries):
+        return (self.enabled and share is not None and share > self.max_share
+                and attempt < retries and self.wait_left > 0)
+
+
+NO_GUARD = Quiet(enabled=False)
+
+
 def _call(fn):
     start = time.perf_counter()
     fn()
@@ -70,7 +179,8 @@ def _call(fn):
 
 
 def time_functions(
-    fns, budget_s=1.0, min_repeats=3, max_repeats=15, warmup=True, blocks=3, settle_s=SETTLE_S
+    fns, budget_s=1.0, min_repeats=3, max_repeats=15, warmup=True, blocks=3, settle_s=SETTLE_S,
+    quiet=NO_GUARD, retries=2,
 ):
     """Time several functions that do the same work, interleaved in blocks.
 
@@ -84,12 +194,16 @@ def time_functions(
     min_repeats, max_repeats : int
     warmup : bool
         Call each function once, untimed, first (and once more at the start of each
-        later block). Off only for calls so long that one is all the budget allows.
+        later block, unless a call takes longer than `SLOW_CALL_S`). Off only for calls
+        so long that one is all the budget allows.
     blocks : int
         Each function's repeats are split into this many blocks, and the blocks of the
         different functions alternate.
     settle_s : float
         Pause after each block.
+    quiet : Quiet
+        Waits for other programs to go quiet before each block and re-runs a block
+        they disturbed (up to `retries` times).
 
     Returns
     -------
@@ -98,6 +212,7 @@ def time_functions(
     """
     first = {}
     for name, fn in fns.items():
+        quiet.wait()
         first[name] = _call(fn)
         time.sleep(settle_s)
     repeats = {
@@ -111,15 +226,23 @@ def time_functions(
             n = todo if block == blocks - 1 else min(todo, -(-repeats[name] // blocks))
             if n <= 0:
                 continue
-            gc.collect()
-            gc.disable()
-            try:
-                if warmup and block > 0:
-                    fn()
-                times[name] += [_call(fn) for _ in range(n)]
-            finally:
-                gc.enable()
-            time.sleep(settle_s)
+            for attempt in range(retries + 1):
+                quiet.wait()
+                gc.collect()
+                gc.disable()
+                try:
+                    if warmup and block > 0 and first[name] < SLOW_CALL_S:
+                        fn()  # re-warm caches after the other functions ran
+                    snap = quiet.start()
+                    got = [_call(fn) for _ in range(n)]
+                    share = quiet.share_since(snap)
+                finally:
+                    gc.enable()
+                time.sleep(settle_s)
+                if not quiet.should_retry(share, attempt, retries):
+                    break
+            quiet.accept(share)
+            times[name] += got
     return times
 
 
@@ -273,6 +396,14 @@ def markdown_targets(records):
     return head + "\n".join(rows) + "\n" if rows else ""
 
 
+def _quiet_line(q):
+    if not q or not q["enabled"]:
+        return "Other programs' CPU use was not watched."
+    return (f"Timing blocks: {q['blocks']}, of which {q['disturbed_blocks']} ran while other programs "
+            f"used more than {100 * q['max_share']:.0f} % of the CPU (after re-runs); "
+            f"{q['waited_s']:.0f} s spent waiting for a quiet machine.")
+
+
 def markdown_report(results):
     m = results["machine"]
     lines = [
@@ -282,6 +413,7 @@ def markdown_report(results):
         f"NumPy {m['numpy']} with {m['blas']}, {m['threads']} BLAS threads; Python {m['python']}.",
         f"Load average at start {m.get('load_average_start')}, at end {m.get('load_average_end')}.",
         f"{results['torch_note']}.",
+        _quiet_line(results.get("quiet")),
         "",
         "GEMM peak (np.matmul, square matrices, median): "
         + ", ".join(f"{dt} {g:.1f} GFLOP/s" for dt, g in results["gemm_peak_gflops"].items())
