@@ -167,16 +167,16 @@ def _softmax_rows_inplace(S):
     """Overwrite scores `S` (..., n_q, n_k) with their row softmax; return `S`.
 
     The same numbers as :func:`lalib.activations.softmax` (max subtracted, ``-inf``
-    gives 0, an all ``-inf`` row gives zeros), but working in the scores buffer itself:
-    no n_q x n_k temporaries.
+    gives 0, an all ``-inf`` row gives zeros, a NaN score makes its row NaN), but
+    working in the scores buffer itself: no n_q x n_k temporaries.
     """
     m = S.max(axis=-1, keepdims=True, initial=-np.inf)  # (..., n_q, 1) row maxima
-    m[~np.isfinite(m)] = 0  # a fully masked row: exp(-inf - 0) = 0 below
+    m[np.isneginf(m)] = 0  # a fully masked row: exp(-inf - 0) = 0 below
     S -= m  # (..., n_q, n_k), every entry <= 0: exp cannot overflow
     np.exp(S, out=S)  # unnormalised weights in (0, 1]
     l = S.sum(axis=-1, keepdims=True)  # (..., n_q, 1), >= 1 unless the row is empty
-    inv = np.divide(1, l, out=np.zeros_like(l), where=l > 0)  # (..., n_q, 1); 0 for empty rows
-    S *= inv  # diag(1 / l) P~: rows sum to 1 (or are all zero)
+    inv = np.divide(1, l, out=np.zeros_like(l), where=l != 0)  # (..., n_q, 1); 0 for empty rows
+    S *= inv  # diag(1 / l) P~: rows sum to 1 (all zero if empty, NaN if a score was NaN)
     return S
 
 
@@ -448,7 +448,7 @@ def _blockwise_into(out, Q, K, V, blocked, scale, causal, bq, bk):
                 future = np.arange(j0, j1)[None, :] > np.arange(i0, i1)[:, None] + offset  # (bq, bk)
                 np.copyto(S, -np.inf, where=future)
             m_new = np.maximum(m, S.max(axis=-1, keepdims=True))  # (..., bq, 1)
-            m_safe = np.where(np.isfinite(m_new), m_new, 0)  # rows masked so far: exp(-inf) = 0
+            m_safe = np.where(np.isneginf(m_new), 0, m_new)  # rows masked so far: exp(-inf) = 0
             S -= m_safe  # (..., bq, bk), entries <= 0
             np.exp(S, out=S)  # P~_j = exp(S_j - m_j)
             alpha = np.exp(m - m_safe)  # (..., bq, 1): the diagonal of D_j, each entry <= 1
@@ -457,7 +457,7 @@ def _blockwise_into(out, Q, K, V, blocked, scale, causal, bq, bk):
             A *= alpha  # D_j A: rescale the rows summed so far
             A += np.matmul(S, V[..., j0:j1, :], out=PV_buf[..., :r, :])  # + P~_j V_j: (..., bq, d_v)
             m = m_new
-        A *= np.divide(1, l, out=np.zeros_like(l), where=l > 0)  # O = diag(l)^-1 A; 0 if nothing seen
+        A *= np.divide(1, l, out=np.zeros_like(l), where=l != 0)  # O = diag(l)^-1 A; 0 if nothing seen
 
 
 # --------------------------------------------------------------------------- multi-head

@@ -242,6 +242,18 @@ def test_fully_masked_row_has_zero_gradients(rng):
     assert max(errs) < 1e-7
 
 
+def test_nan_scores_give_nan_rows_not_zeros(rng):
+    """A NaN is never hidden: its row is NaN, the other rows are unaffected (as activations.softmax)."""
+    Q, K, V = make_qkv(rng, ((), (), (), 4, 5, 3, 2))
+    Q[2, 0] = np.nan
+    out, w = attention.scaled_dot_product_attention(Q, K, V)
+    assert np.all(np.isnan(out[2])) and np.all(np.isnan(w[2]))
+    assert not np.any(np.isnan(out[[0, 1, 3]]))
+    blk = attention.attention_blockwise(Q, K, V, block_size=2)
+    assert np.all(np.isnan(blk[2])) and not np.any(np.isnan(blk[[0, 1, 3]]))
+    np.testing.assert_allclose(blk[[0, 1, 3]], out[[0, 1, 3]], rtol=1e-12)
+
+
 def test_no_keys_gives_zeros():
     Q = np.ones((3, 2))
     out, w = attention.scaled_dot_product_attention(Q, np.zeros((0, 2)), np.zeros((0, 4)))
