@@ -139,7 +139,8 @@ def attention_frame(tokens, weights, query, title=None, figsize=(7.2, 2.9)):
     return fig
 
 
-def attention_weights_player(Q, K, tokens, scales, masks, interval=900, dpi=72):
+def attention_weights_player(Q, K, tokens, scales, masks, interval=900, dpi=72,
+                             initial_scale=None):
     """Play / slider over query positions, with controls for the scale and the mask.
 
     Every frame is rendered now (``len(tokens) * len(scales) * len(masks)`` PNGs), so
@@ -157,6 +158,8 @@ def attention_weights_player(Q, K, tokens, scales, masks, interval=900, dpi=72):
     interval : int
         Milliseconds per Play step.
     dpi : int
+    initial_scale : str, optional
+        The scale label the page opens on (default: the first).
 
     Returns
     -------
@@ -183,6 +186,7 @@ def attention_weights_player(Q, K, tokens, scales, masks, interval=900, dpi=72):
          "scale": {lab: lab for lab in scales},
          "mask": {lab: lab for lab in masks}},
         play="query", interval=interval, dpi=dpi,
+        initial=None if initial_scale is None else {"scale": initial_scale},
     )
     player.weights = table
     return player

@@ -65,7 +65,7 @@ def figure_png(fig, dpi=72, colors=128):
     return out.getvalue()
 
 
-def _control(name, labels, play_interval=None):
+def _control(name, labels, play_interval=None, start=0):
     """A SelectionSlider over `labels` (plus a Play button when `play_interval` is set).
 
     Returns ``(box, slider, links)``: the widget to show, the one whose ``index`` to
@@ -74,7 +74,7 @@ def _control(name, labels, play_interval=None):
     links = []
     slider = widgets.SelectionSlider(
         options=list(labels),
-        value=labels[0],
+        value=labels[start],
         description=name,
         continuous_update=True,
         layout=widgets.Layout(width="420px"),
@@ -83,14 +83,14 @@ def _control(name, labels, play_interval=None):
     if play_interval is None:
         return slider, slider, links
     play = widgets.Play(
-        value=0, min=0, max=len(labels) - 1, step=1, interval=play_interval,
+        value=start, min=0, max=len(labels) - 1, step=1, interval=play_interval,
         description=f"Play {name}",
     )
     links.append(widgets.jslink((play, "value"), (slider, "index")))
     return widgets.HBox([play, slider]), slider, links
 
 
-def precomputed_player(render, axes, play=None, interval=400, dpi=72, width=None):
+def precomputed_player(render, axes, play=None, interval=400, dpi=72, width=None, initial=None):
     """A widget showing ``render(**values)`` for every combination of control values.
 
     Parameters
@@ -109,6 +109,9 @@ def precomputed_player(render, axes, play=None, interval=400, dpi=72, width=None
         Resolution of the frames; frames are stored in the notebook, so keep them small.
     width : str, optional
         CSS width of the image, e.g. ``"480px"``.
+    initial : dict of str -> str, optional
+        The label each named axis starts at (default: its first label), so a page can
+        open on the most telling frame rather than the first one.
 
     Returns
     -------
@@ -124,6 +127,11 @@ def precomputed_player(render, axes, play=None, interval=400, dpi=72, width=None
     labels = [list(axes[n]) for n in names]
     if any(len(ls) == 0 for ls in labels):
         raise ValueError("every axis needs at least one value")
+    initial = dict(initial or {})
+    for name, label in initial.items():
+        if name not in axes or label not in axes[name]:
+            raise ValueError(f"initial[{name!r}] = {label!r} is not a label of an axis {names}")
+    start = [labels[d].index(initial[n]) if n in initial else 0 for d, n in enumerate(names)]
 
     frames = {}
     for combo in itertools.product(*labels):
@@ -137,7 +145,8 @@ def precomputed_player(render, axes, play=None, interval=400, dpi=72, width=None
         if depth == len(names):
             return widgets.Image(value=frames[prefix], format="png", layout=layout)
         stack = widgets.Stack(
-            [build(depth + 1, prefix + (lab,)) for lab in labels[depth]], selected_index=0
+            [build(depth + 1, prefix + (lab,)) for lab in labels[depth]],
+            selected_index=start[depth],
         )
         stacks_at_depth[depth].append(stack)
         return stack
@@ -145,7 +154,9 @@ def precomputed_player(render, axes, play=None, interval=400, dpi=72, width=None
     root = build(0, ())
     controls, links = [], []
     for depth, name in enumerate(names):
-        box, slider, play_links = _control(name, labels[depth], interval if name == play else None)
+        box, slider, play_links = _control(
+            name, labels[depth], interval if name == play else None, start[depth]
+        )
         links += play_links
         for stack in stacks_at_depth[depth]:
             links.append(widgets.jslink((slider, "index"), (stack, "selected_index")))

@@ -48,11 +48,23 @@ def test_nested_stacks_and_links_select_the_right_frame():
     # (The links themselves run in the browser; tests/browser drives them there.)
 
 
+def test_initial_labels_select_the_starting_frame():
+    player = precomputed_player(_render, {"a": {"0": 0, "1": 1}, "b": {"x": 2, "y": 3}},
+                                play="b", initial={"a": "1", "b": "y"})
+    slider_a, play_box, outer = player.children
+    play, slider_b = play_box.children
+    assert slider_a.value == "1" and slider_b.value == "y" and play.value == 1
+    assert outer.selected_index == 1
+    assert all(inner.selected_index == 1 for inner in outer.children)
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="at least one axis"):
         precomputed_player(_render, {})
     with pytest.raises(ValueError, match="play='c' is not one of the axes"):
         precomputed_player(_render, {"a": {"0": 0}, "b": {"0": 0}}, play="c")
+    with pytest.raises(ValueError, match=r"initial\['a'\] = 'z' is not a label"):
+        precomputed_player(_render, {"a": {"0": 0}}, initial={"a": "z"})
     with pytest.raises(ValueError, match="at least one value"):
         precomputed_player(_render, {"a": {}, "b": {"0": 0}})
 
