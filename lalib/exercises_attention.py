@@ -8,7 +8,7 @@ one-line verdict when shown). The right answers are computed here with
 import numpy as np
 
 from lalib import attention
-from lalib.exercises_conv import Check
+from lalib.exercises import Check
 
 # --------------------------------------------------------------------- exercise 1
 

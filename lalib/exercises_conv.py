@@ -8,20 +8,7 @@ computed here with `lalib.conv`, never typed in.
 import numpy as np
 
 from lalib import conv
-
-
-class Check:
-    """A verdict: ``bool(check)`` says whether the answer is right, ``repr`` explains."""
-
-    def __init__(self, ok, message):
-        self.ok = bool(ok)
-        self.message = message
-
-    def __bool__(self):
-        return self.ok
-
-    def __repr__(self):
-        return ("Correct: " if self.ok else "Not yet: ") + self.message
+from lalib.exercises import Check
 
 
 # --------------------------------------------------------------------- exercise 1

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from lalib import conv
+from lalib.exercises import Check
 from lalib.exercises_conv import (
-    Check,
     check_conv_function,
     check_shift_filter,
     check_toeplitz_count,
