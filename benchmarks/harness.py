@@ -105,7 +105,7 @@ class Quiet:
     SAMPLE_S = 0.3
     MIN_BLOCK_S = 0.05  # /proc/stat counts in 10 ms ticks: shorter blocks cannot be judged
 
-    def __init__(self, max_share=0.10, wait_budget_s=180.0, enabled=True):
+    def __init__(self, max_share=0.10, wait_budget_s=90.0, enabled=True):
         self.max_share = max_share
         self.wait_budget_s = wait_budget_s
         self.wait_left = wait_budget_s
@@ -193,8 +193,8 @@ def time_functions(
         warm-up call's duration, clipped to ``[min_repeats, max_repeats]``.
     min_repeats, max_repeats : int
     warmup : bool
-        Call each function once, untimed, first (and once more at the start of each
-        later block, unless a call takes longer than `SLOW_CALL_S`). Off only for calls
+        Call each function untimed first (twice unless a call takes longer than
+        `SLOW_CALL_S`, and once more at the start of each later block). Off only for calls
         so long that one is all the budget allows.
     blocks : int
         Each function's repeats are split into this many blocks, and the blocks of the
@@ -214,6 +214,8 @@ def time_functions(
     for name, fn in fns.items():
         quiet.wait()
         first[name] = _call(fn)
+        if warmup and first[name] < SLOW_CALL_S:
+            first[name] = _call(fn)  # the first call pays one-off costs: size the repeats on the second
         time.sleep(settle_s)
     repeats = {
         name: int(np.clip(budget_s / max(t, 1e-9), min_repeats, max_repeats))
@@ -422,7 +424,7 @@ def markdown_report(results):
         "Columns: median time after warm-up; GFLOP/s counts the multiply-adds of the matrix "
         "products (2 per multiply-add); '% GEMM same shapes' is the time np.matmul takes for "
         "the very matrix products the kernel reduces to, as a share of the kernel's time "
-        "(100 = nothing but those GEMMs); '% square peak' compares with the best square GEMM; "
+        "(its fastest run, a ceiling; 100 = nothing but those GEMMs); '% square peak' compares with the best square GEMM; "
         "'x torch' is lalib's time over PyTorch's (below 1 = lalib faster); peak MiB is the "
         "extra memory NumPy allocated during one call (tracemalloc), output included.",
         "",
