@@ -118,14 +118,16 @@ def _open(browser, server, path):
     return context, page, log
 
 
-def _wait_for_change(page, root, before, timeout_ms=6000):
+def _wait_until(page, root, predicate, timeout_ms=6000):
+    """Poll the fingerprint of what `root` shows until `predicate` holds; return the last."""
     step = 150
+    now = page.evaluate(JS_FINGERPRINT, root)
     for _ in range(timeout_ms // step):
-        now = page.evaluate(JS_FINGERPRINT, root)
-        if now and now != before:
-            return now
+        if predicate(now):
+            break
         page.wait_for_timeout(step)
-    return before
+        now = page.evaluate(JS_FINGERPRINT, root)
+    return now
 
 
 def test_pages_found():
@@ -137,6 +139,10 @@ def test_pages_found():
 def test_page(browser, server, path):
     context, page, log = _open(browser, server, path)
     try:
+        # The page as a reader first sees it, before the test moves any control.
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / (path.replace("/", "_") + ".png")), full_page=True)
+
         # Math: every math element typeset by MathJax, and no raw TeX left in the prose.
         n_math = page.locator("article .math").count()
         n_typeset = page.locator("article .math mjx-container").count()
@@ -164,24 +170,25 @@ def test_page(browser, server, path):
             handles = roots.nth(i).locator(".noUi-handle")
             for k in range(handles.count()):
                 handle = handles.nth(k)
+                start = int(float(handle.get_attribute("aria-valuenow")))
+                last = int(float(handle.get_attribute("aria-valuemax")))
                 handle.focus()
-                handle.press("End")
-                moved = _wait_for_change(page, root, shown)
+                handle.press("Home" if start == last else "End")  # as far away as it goes
+                moved = _wait_until(page, root, lambda fp: fp and fp != shown)
                 assert moved != shown, f"{path}: slider {k} of widget {i} does not change the picture"
-                handle.press("Home")
-                back = _wait_for_change(page, root, moved)
+                handle.press("Home")  # then back to where it started, one step at a time
+                for _ in range(start):
+                    handle.press("ArrowRight")
+                back = _wait_until(page, root, lambda fp: fp == shown)
                 assert back == shown, f"{path}: slider {k} of widget {i} does not come back"
             plays = roots.nth(i).locator(".widget-play button:first-child")
             for k in range(plays.count()):
                 plays.nth(k).click()
-                played = _wait_for_change(page, root, shown)
+                played = _wait_until(page, root, lambda fp: fp and fp != shown)
                 assert played != shown, f"{path}: Play {k} of widget {i} does not animate"
-                page.wait_for_timeout(300)
-                later = _wait_for_change(page, root, played)
+                later = _wait_until(page, root, lambda fp: fp and fp != played)
                 assert later != played, f"{path}: Play {k} of widget {i} stops after one frame"
 
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / (path.replace("/", "_") + ".png")), full_page=True)
         assert log.external == [], f"requests leaving the machine: {log.external}"
         assert log.failed == [], f"failed local requests: {log.failed}"
         assert log.errors == [], f"console errors: {log.errors}"
