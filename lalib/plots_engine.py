@@ -38,16 +38,31 @@ def load_results(path):
 
 
 def machine_summary(results):
-    """One paragraph saying what the numbers were measured on."""
+    """Three short lines saying what the numbers were measured on."""
     m = results["machine"]
     torch = f"PyTorch {m['torch']}" if m.get("torch") else "no PyTorch"
     load = m.get("load_average_start")
     load = f"{load[0]:.2f}" if load else "unknown"
     return (
-        f"measured {m['date'][:10]} on {m['cpu']} ({m['cores']} cores, {m.get('memory_gib')} GiB), "
-        f"NumPy {m['numpy']} with {m['blas']} on {m['threads']} threads, {torch}; "
-        f"load average at start {load}"
+        f"measured {m['date'][:10]} on {m['cpu']} ({m['cores']} cores, {m.get('memory_gib')} GiB)\n"
+        f"NumPy {m['numpy']} with {m['blas']} on {m['threads']} threads\n"
+        f"{torch}; load average at start {load}"
     )
+
+
+def short_name(record):
+    """A label of at most about 26 characters for a record of the suite, for tables."""
+    p, name = record.get("params", {}), record["name"]
+    if name.startswith("linear"):
+        return f"linear {p['N']}x{p['D']}->{p['M']}"
+    if name.startswith("conv2d"):
+        kind = "fwd" if name.endswith("forward") else "f+b"
+        return f"conv {kind} {p['N']}x{p['C']}x{p['H']}x{p['W']} F{p['F']}"
+    if name == "attention dense":
+        return f"attn dense n={p['n']}"
+    if name == "attention blockwise":
+        return f"attn blockwise n={p['n']}"
+    return name
 
 
 def records(results, name, dtype=None):
