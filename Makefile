@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: book serve test setup setup-browser unit nbval build browser notebooks bench clean
+.PHONY: book serve test setup setup-test unit nbval build browser notebooks bench clean
 
 book: setup build
 	@echo "Built _build/html. Open _build/html/index.html, or run 'make serve' for http://127.0.0.1:$(PORT)/"
@@ -13,13 +13,13 @@ book: setup build
 serve: book
 	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
-test: setup-browser unit nbval build browser
+test: setup-test unit nbval build browser
 
 setup:
 	@scripts/setup.sh
 
-setup-browser:
-	@scripts/setup.sh --browser
+setup-test:
+	@scripts/setup.sh --browser --torch
 
 # lalib's unit and property tests, plus the examples in its docstrings.
 unit:
@@ -42,7 +42,9 @@ browser:
 notebooks: setup
 	$(PY) scripts/execute_notebooks.py $(NB)
 
-bench: setup
+# Times lalib against NumPy's GEMM peak and PyTorch (see benchmarks/); about 8 minutes.
+bench:
+	@scripts/setup.sh --torch
 	$(PY) -m benchmarks
 
 clean:

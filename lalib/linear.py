@@ -108,6 +108,9 @@ class LinearLayer:
         M, the number of outputs.
     rng : numpy.random.Generator, optional
         Source of the initial weights; pass a seeded one for reproducible results.
+    dtype : numpy dtype
+        Of the weights and bias; use float32 for float32 batches, so that the output
+        stays float32 (float64 weights would promote it).
 
     Attributes
     ----------
@@ -117,14 +120,16 @@ class LinearLayer:
         Initialised to zeros.
     """
 
-    def __init__(self, input_size, output_size, rng=None):
+    def __init__(self, input_size, output_size, rng=None, dtype=np.float64):
         if int(input_size) < 1 or int(output_size) < 1:
             raise ValueError(
                 f"input_size and output_size must be positive, got {input_size}, {output_size}"
             )
         rng = np.random.default_rng() if rng is None else rng
-        self.weights = rng.standard_normal((input_size, output_size)) * 0.01  # (D, M)
-        self.bias = np.zeros(output_size)  # (M,)
+        # Drawn in float64 whatever the dtype, so a seed gives the same weights (rounded).
+        W = rng.standard_normal((input_size, output_size)) * 0.01  # (D, M)
+        self.weights = W.astype(dtype)  # (D, M)
+        self.bias = np.zeros(output_size, dtype=dtype)  # (M,)
 
     def forward(self, x):
         """Return ``x @ weights + bias`` for x of shape (N, D); the output is (N, M)."""

@@ -2,9 +2,20 @@
 # Idempotent set-up, called by `make book` and `make test`; safe to run again at any time.
 #   scripts/setup.sh            virtualenv + pinned Python packages + lalib (editable) + JS assets
 #   scripts/setup.sh --browser  the same, plus Debian's chromium for the browser test
+#   scripts/setup.sh --torch    the same, plus the optional PyTorch reference (requirements-torch.txt)
+#   (flags combine: make test passes both)
 # Each step is skipped when its inputs (requirements.txt, package-lock.json) are unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+want_browser=0 want_torch=0
+for arg in "$@"; do
+  case "$arg" in
+    --browser) want_browser=1 ;;
+    --torch) want_torch=1 ;;
+    *) echo "setup: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
 if [ ! -x .venv/bin/python ]; then
@@ -42,7 +53,15 @@ if [ "$(cat "$jstamp" 2>/dev/null)" != "$jwant" ] || [ ! -d vendor ]; then
   echo "$jwant" > "$jstamp"
 fi
 
-if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then
+tstamp=.venv/.torch.sha256
+twant=$(sha256sum requirements-torch.txt | cut -d' ' -f1)
+if [ "$want_torch" = 1 ] && [ "$(cat "$tstamp" 2>/dev/null)" != "$twant" ]; then
+  echo "setup: installing the optional PyTorch reference (requirements-torch.txt)"
+  .venv/bin/python -m pip install --quiet -r requirements-torch.txt
+  echo "$twant" > "$tstamp"
+fi
+
+if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   echo "setup: installing Debian's chromium for the browser test"
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

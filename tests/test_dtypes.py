@@ -71,9 +71,7 @@ def _linear(rng):
 def _linear_layer(rng):
     from lalib import linear
 
-    layer = linear.LinearLayer(3, 2, rng=rng)
-    # Its weights are initialised in float64; a float32 model casts them once.
-    layer.weights, layer.bias = layer.weights.astype(F32), layer.bias.astype(F32)
+    layer = linear.LinearLayer(3, 2, rng=rng, dtype=F32)
     x = f32(rng, 4, 3)
     return {"linear.LinearLayer": (layer.forward(x), layer.backward(f32(rng, 4, 2), x))}
 

@@ -130,6 +130,14 @@ class TestLinearLayer:
         errors = check_gradients(linear.linear, (x, layer.weights, layer.bias), grads, dout=g)
         assert max(errors) < 1e-8, errors
 
+    def test_float32_layer_keeps_float32(self, rng):
+        layer = LinearLayer(3, 2, rng=np.random.default_rng(0), dtype=np.float32)
+        x = rng.standard_normal((4, 3)).astype(np.float32)
+        assert layer.forward(x).dtype == np.float32
+        assert all(g.dtype == np.float32 for g in layer.backward(np.ones((4, 2), np.float32), x))
+        ref = LinearLayer(3, 2, rng=np.random.default_rng(0))
+        np.testing.assert_array_equal(layer.weights, ref.weights.astype(np.float32))
+
     @pytest.mark.parametrize("sizes", [(0, 2), (3, 0), (-1, 2)])
     def test_non_positive_sizes_raise(self, sizes):
         with pytest.raises(ValueError, match="must be positive"):
