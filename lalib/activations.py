@@ -47,7 +47,8 @@ def softmax(z, axis=-1):
     overflowing: logits of 1e4 give finite weights, not NaN. Entries of ``-inf`` get
     weight 0; a slice that is ``-inf`` everywhere has no finite maximum and is returned
     as zeros rather than NaN (callers that mask use this: "attends to nothing"). A NaN
-    logit makes its whole slice NaN, so bad input is never hidden.
+    logit makes its whole slice NaN, so bad input is never hidden; so does a ``+inf``
+    logit (inf - inf is undefined), which no finite computation produces.
 
     Parameters
     ----------
