@@ -595,3 +595,24 @@ def test_check_merge():
     assert not check_merge(no_rescale)
     assert "relative to the new" in repr(check_merge(normalised_only))
     assert "maximum" in repr(check_merge(lambda *a: (a[0], *right(*a)[1:])))
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 64, 1 << 22])
+def test_blocked_softmax_is_bit_identical_to_one_pass(rng, monkeypatch, chunk_bytes):
+    # The dense path cuts the scores into row blocks (threaded when there are many);
+    # each row must see exactly the one-pass operations, including the special rows.
+    from lalib import attention as att
+
+    S = rng.standard_normal((3, 4, 37, 29))
+    S[0, 0, 0] = -np.inf  # nothing to attend to
+    S[1, 2, 5, 3] = np.nan  # bad input stays visible
+    S[2, 3, 7, :5] = 1e4  # huge logits
+    expected = S.copy()
+    att._softmax_block_inplace(expected)
+    monkeypatch.setattr(att, "_SOFTMAX_CHUNK_BYTES", chunk_bytes)
+    got = att._softmax_rows_inplace(S.copy())
+    np.testing.assert_array_equal(got, expected)
+    assert np.all(got[0, 0, 0] == 0) and np.all(np.isnan(got[1, 2, 5]))
+    np.testing.assert_allclose(got[2, 3].sum(-1), 1.0)  # the rows with huge logits
+    sliced = rng.standard_normal((5, 9))[:, ::2]  # not contiguous: one pass in place
+    np.testing.assert_allclose(att._softmax_rows_inplace(sliced).sum(-1), 1.0)
