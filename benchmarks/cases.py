@@ -17,12 +17,12 @@ KW`` for a convolution's, ``4 B h n^2 d_k`` for attention's ``Q K^T`` and ``P V`
 """
 
 import dataclasses
-import importlib
 import time
 
 import numpy as np
 
 from benchmarks import harness
+from lalib import attention, conv, linear
 
 DTYPES = (np.float32, np.float64)
 
@@ -78,16 +78,6 @@ QUICK = Config(
     settle_s=0.0,
     guard=False,
 )
-
-
-def _module(name):
-    """``lalib.<name>``, or None when that module does not exist yet."""
-    try:
-        return importlib.import_module(f"lalib.{name}")
-    except ModuleNotFoundError as err:
-        if err.name != f"lalib.{name}":
-            raise
-        return None
 
 
 def _target(label, measured, op, value):
@@ -212,8 +202,6 @@ class Suite:
         self.log(f"  copy bandwidth {self.sweeps['bandwidth_gbs']:.1f} GB/s")
 
     def linear(self):
-        from lalib import linear
-
         N, D, M = self.cfg.linear
         torch = self.torch
         for dtype in DTYPES:
@@ -247,28 +235,16 @@ class Suite:
 
     def naive(self):
         """Each loop reference in lalib against its vectorised counterpart."""
-        conv = _module("conv")
-        if conv is None:
-            self.skipped.append("conv2d_naive vs conv2d: lalib.conv does not exist yet")
-        else:
-            N, C, H, F = self.cfg.conv_naive
-            for dtype in DTYPES:
-                x, w, b = self.randn((N, C, H, H), dtype), self.randn((F, C, 3, 3), dtype), self.randn(F, dtype)
-                times = self.time({"naive": lambda: conv.conv2d_naive(x, w, b, padding=1),
-                                   "fast": lambda: conv.conv2d(x, w, b, padding=1)},
-                                  min_repeats=min(2, self.cfg.max_repeats))
-                self._naive_record("conv2d_naive vs conv2d", dtype,
-                                   f"({N}, {C}, {H}, {H}), F={F}, 3x3",
-                                   2 * N * F * H * H * C * 9, times)
-        attention = _module("attention")
-        naive_fn = getattr(attention, "attention_naive", None) if attention else None
-        if naive_fn is None:
-            self.skipped.append(
-                "attention loop reference vs scaled_dot_product_attention: "
-                + ("lalib.attention does not exist yet" if attention is None
-                   else "lalib.attention has no public attention_naive")
-            )
-            return
+        N, C, H, F = self.cfg.conv_naive
+        for dtype in DTYPES:
+            x, w, b = self.randn((N, C, H, H), dtype), self.randn((F, C, 3, 3), dtype), self.randn(F, dtype)
+            times = self.time({"naive": lambda: conv.conv2d_naive(x, w, b, padding=1),
+                               "fast": lambda: conv.conv2d(x, w, b, padding=1)},
+                              min_repeats=min(2, self.cfg.max_repeats))
+            self._naive_record("conv2d_naive vs conv2d", dtype,
+                               f"({N}, {C}, {H}, {H}), F={F}, 3x3",
+                               2 * N * F * H * H * C * 9, times)
+        naive_fn = attention.attention_naive
         B, h, n, d = self.cfg.attention_naive
         for dtype in DTYPES:
             Q, K, V = (self.randn((B, h, n, d), dtype) for _ in range(3))
@@ -291,10 +267,6 @@ class Suite:
                  f"speed-up {tn / tf:.0f}x")
 
     def conv(self):
-        conv = _module("conv")
-        if conv is None:
-            self.skipped.append("conv2d cases: lalib.conv does not exist yet")
-            return
         torch = self.torch
         for N, C, H, F in self.cfg.conv:
             KK = C * 9  # C * KH * KW
@@ -350,10 +322,6 @@ class Suite:
                 both["targets"] = [_target("<= 1.3x torch", both.get("ratio_torch"), "<=", 1.3)]
 
     def attention(self):
-        attention = _module("attention")
-        if attention is None:
-            self.skipped.append("attention cases: lalib.attention does not exist yet")
-            return
         torch = self.torch
         B, h, d = self.cfg.attention_heads
         for n in self.cfg.attention_n:
@@ -434,10 +402,6 @@ class Suite:
 
     def sweep_conv(self):
         """Loops vs Toeplitz vs im2col vs GEMM over image sizes, float32 (chapter 7)."""
-        conv = _module("conv")
-        if conv is None:
-            self.skipped.append("convolution sweep: lalib.conv does not exist yet")
-            return
         N, C, F = self.cfg.sweep_conv
         dtype = np.float32
         rows, naive_ok = [], True
@@ -476,10 +440,6 @@ class Suite:
 
     def sweep_attention(self):
         """Peak memory and time of dense vs blockwise attention as n grows, float32."""
-        attention = _module("attention")
-        if attention is None:
-            self.skipped.append("attention memory sweep: lalib.attention does not exist yet")
-            return
         B, h, d = self.cfg.sweep_attention
         block = self.cfg.blockwise_block
         dtype = np.float32
