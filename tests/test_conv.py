@@ -357,3 +357,63 @@ def test_property_backward_is_the_adjoint(problem):
     assert abs(inner - np.sum(x * dx)) <= 1e-10 * scale
     assert abs(inner - np.sum(w * dw)) <= 1e-10 * scale
     np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)), atol=1e-12)
+
+
+# ------------------------------------------------------- cache-sized blocks (the fast path)
+
+# Block sizes that force every way of cutting a batch: one output row per block, a few
+# uneven bands per image, groups of images with a smaller last group, the whole batch.
+BLOCK_BYTES = [1, 3 * 8 * 9 * 12, 2 * 8 * 9 * 12 * 10, 2**30]
+
+
+@pytest.mark.parametrize("block_bytes", BLOCK_BYTES)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_blocks_give_the_same_forward_and_backward(rng, monkeypatch, case, block_bytes):
+    N, C, H, W, F, KH, KW, s, p = case
+    x, w, b = make(rng, N + 2, C, H, W, F, KH, KW)  # N + 2: groups that do not divide N
+    monkeypatch.setattr(conv, "COLUMN_BLOCK_BYTES", block_bytes)
+    out, cache = conv.conv2d_forward(x, w, b, s, p)
+    np.testing.assert_allclose(out, conv.conv2d_naive(x, w, b, s, p), rtol=1e-12, atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv.conv2d_backward(dout, cache)
+    T = conv.toeplitz_matrix(w, (C, H, W), s, p)  # dx[n] = T.T dout[n]; dw from im2col
+    np.testing.assert_allclose(dx.reshape(len(x), -1), dout.reshape(len(x), -1) @ T, atol=1e-12)
+    cols = conv.im2col(x, (KH, KW), s, p)  # (N, CKK, H'W')
+    dw_ref = np.einsum("nfp,nkp->fk", dout.reshape(len(x), F, -1), cols).reshape(w.shape)
+    np.testing.assert_allclose(dw, dw_ref, atol=1e-11)
+    np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)), atol=1e-12)
+
+
+def test_blocks_cover_every_row_and_image_once():
+    row_bytes = 3 * 3 * 3 * 12 * 8  # C * KH * KW * Wq * itemsize below
+    for block_bytes in BLOCK_BYTES + [5 * row_bytes, 30 * row_bytes]:  # + bands of 4, groups of 2
+        conv_blocks = conv._Blocks  # geometry only: no arrays
+        old, conv.COLUMN_BLOCK_BYTES = conv.COLUMN_BLOCK_BYTES, block_bytes
+        try:
+            blk = conv_blocks((7, 3, 12, 10), (3, 3), (1, 1), (1, 1), 8)
+        finally:
+            conv.COLUMN_BLOCK_BYTES = old
+        rows = [i for i0, i1 in blk.bands for i in range(i0, i1)]
+        images = [n for n0, n1 in blk.groups(7) for n in range(n0, n1)]
+        assert rows == list(range(12)) and images == list(range(7))
+        assert blk.g == 1 or blk.bands == [(0, 12)]  # bands only of single images
+        sizes = [i1 - i0 for i0, i1 in blk.bands]
+        assert max(sizes) - min(sizes) <= 1  # even bands: no sliver at the end
+
+
+def test_scratch_reuse_across_shapes_keeps_padding_zero(rng):
+    # The padded-image scratch is shared between calls: a large call leaves non-zero data
+    # where a smaller, differently shaped call expects its zero border.
+    big = make(rng, 2, 3, 12, 12, 2, 3, 3)
+    small = make(rng, 3, 2, 5, 4, 2, 3, 3)
+    conv.conv2d(*big, padding=2)
+    for x, w, b in (small, big, small):
+        np.testing.assert_allclose(conv.conv2d(x, w, b, padding=1),
+                                   conv.conv2d_naive(x, w, b, padding=1), atol=1e-12)
+
+
+def test_cache_holds_the_input_not_the_columns(rng):
+    x, w, b = make(rng, 4, 8, 16, 16, 4, 3, 3)
+    _, cache = conv.conv2d_forward(x, w, b, padding=1)
+    held = sum(a.nbytes for a in cache if isinstance(a, np.ndarray))
+    assert held <= x.nbytes + w.nbytes  # not the 9x larger im2col matrix
