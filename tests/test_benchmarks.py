@@ -81,7 +81,7 @@ def test_quick_run_records_are_consistent(quick_results):
 
 def test_targets_are_the_issues(quick_results):
     labels = {(rec["name"], t["label"]) for rec in quick_results["records"] for t in rec["targets"]}
-    assert ("linear fwd+bwd", ">= 85 % of GEMM") in labels
+    assert ("linear fwd+bwd", ">= 85 % of GEMM peak") in labels
     assert ("attention blockwise", "peak extra memory <= 300 MiB") in labels
     assert ("conv2d fwd+bwd", "<= 1.3x torch") in labels
 
@@ -170,3 +170,12 @@ def test_disabled_guard_never_waits():
     assert quiet.start() is None and quiet.share_since(None) is None
     assert not quiet.should_retry(1.0, attempt=0, retries=2)
     assert time.perf_counter() - start < 0.05
+
+
+def test_gemm_targets_are_judged_against_the_square_peak(quick_results):
+    # "% of GEMM peak" in the issue is the machine's peak (np.matmul on square matrices),
+    # not the same-shape GEMM, which can be far below it for skinny products.
+    for rec in quick_results["records"]:
+        for t in rec["targets"]:
+            if "GEMM peak" in t["label"]:
+                assert t["measured"] == rec["pct_peak"]
