@@ -466,6 +466,25 @@ class _Blocks:
         return cols
 
 
+def _column_blocks(x, blk):
+    """Yield ``(n0, n1, i0, i1, cols)`` for every block of `x` (N, C, H, W) cut by `blk`.
+
+    ``cols`` (n1 - n0, C*KH*KW, (i1 - i0) * Wq) holds the im2col columns of output rows
+    i0..i1-1 of images n0..n1-1. It lives in scratch memory and is overwritten by the
+    next block: use it before asking for the next one.
+    """
+    (N, C), (KH, KW) = x.shape[:2], blk.kernel
+    flat = blk.padded("x", C, x.dtype)  # padded images; the border stays 0
+    buf = blk.buffer("cols", C * KH * KW, x.dtype)
+    for n0, n1 in blk.groups(N):
+        m = n1 - n0
+        blk.interior(flat[:m])[...] = x[n0:n1]
+        for i0, i1 in blk.bands:
+            r = i1 - i0
+            cols = blk.columns(flat[:m], i0, i1, _take(buf, (m, C, KH, KW, r, blk.Wq)))
+            yield n0, n1, i0, i1, cols.reshape(m, C * KH * KW, r * blk.Wq)
+
+
 def conv2d_forward(x, w, b=None, stride=1, padding=0):
     """2-D convolution of a batch as im2col + matrix products, in cache-sized blocks.
 
@@ -518,23 +537,18 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     x, w, b, stride, padding = _validate(x, w, b, stride, padding)
     (N, C), F, (KH, KW) = x.shape[:2], w.shape[0], w.shape[2:]
     blk = _Blocks(x.shape, (KH, KW), stride, padding, x.dtype.itemsize)
-    Wo, Wq, g = blk.Wo, blk.Wq, blk.g
+    Wo, Wq = blk.Wo, blk.Wq
     w_mat = w.reshape(F, C * KH * KW)  # rows in the (C, KH, KW) order of the columns
     out = np.empty((N, F, blk.Ho, Wo), dtype=x.dtype)
-    flat = blk.padded("x", C, x.dtype)  # padded images; the border stays 0
-    cols_buf, prod_buf = blk.buffer("cols", C * KH * KW, x.dtype), blk.buffer("prod", F, x.dtype)
-    for n0, n1 in blk.groups(N):
-        m = n1 - n0
-        blk.interior(flat[:m])[...] = x[n0:n1]
-        for i0, i1 in blk.bands:
-            r = i1 - i0
-            cols = blk.columns(flat[:m], i0, i1, _take(cols_buf, (m, C, KH, KW, r, Wq)))
-            p = np.matmul(w_mat, cols.reshape(m, C * KH * KW, r * Wq), out=_take(prod_buf, (m, F, r * Wq)))
-            p = p.reshape(m, F, r, Wq)[..., :Wo]  # drop the columns past the right edge
-            if b is None:
-                out[n0:n1, :, i0:i1] = p
-            else:
-                np.add(p, b[:, None, None], out=out[n0:n1, :, i0:i1])  # bias on the way out
+    prod_buf = blk.buffer("prod", F, x.dtype)
+    for n0, n1, i0, i1, cols in _column_blocks(x, blk):  # cols: (m, CKK, r*Wq)
+        m, r = n1 - n0, i1 - i0
+        p = np.matmul(w_mat, cols, out=_take(prod_buf, (m, F, r * Wq)))  # (F, CKK) @ (m, CKK, r*Wq)
+        p = p.reshape(m, F, r, Wq)[..., :Wo]  # drop the columns past the right edge
+        if b is None:
+            out[n0:n1, :, i0:i1] = p
+        else:
+            np.add(p, b[:, None, None], out=out[n0:n1, :, i0:i1])  # bias on the way out
     return out, (x, w, stride, padding)
 
 
@@ -569,7 +583,7 @@ def conv2d_backward(dout, cache):
     x, w, stride, padding = cache
     (N, C), F, (KH, KW) = x.shape[:2], w.shape[0], w.shape[2:]
     blk = _Blocks(x.shape, (KH, KW), stride, padding, x.dtype.itemsize)
-    Ho, Wo, Wq, g = blk.Ho, blk.Wo, blk.Wq, blk.g
+    Ho, Wo, Wq = blk.Ho, blk.Wo, blk.Wq
     dout = as_float_array(dout, "dout")
     if dout.shape != (N, F, Ho, Wo):
         raise ValueError(
@@ -581,32 +595,27 @@ def conv2d_backward(dout, cache):
     db = dout.sum(axis=(0, 2, 3))  # (F,)
     dw_mat = np.zeros((F, C * KH * KW), dtype=x.dtype)
     dx = np.empty(x.shape, dtype=x.dtype)
-    flat = blk.padded("x", C, x.dtype)  # padded input images
-    dflat = blk.padded("dx", C, x.dtype)  # their gradient, padding included
-    cols_buf, dcols_buf = blk.buffer("cols", C * KH * KW, x.dtype), blk.buffer("dcols", C * KH * KW, x.dtype)
-    dq_buf = blk.buffer("prod", F, x.dtype)
-    for n0, n1 in blk.groups(N):
-        m = n1 - n0
-        blk.interior(flat[:m])[...] = x[n0:n1]
-        dflat[:m] = 0
-        for i0, i1 in blk.bands:
-            r = i1 - i0
-            cols = blk.columns(flat[:m], i0, i1, _take(cols_buf, (m, C, KH, KW, r, Wq)))
-            cols = cols.reshape(m, C * KH * KW, r * Wq)
-            d = _take(dq_buf, (m, F, r, Wq))  # dout of the block, Wq wide
-            d[..., :Wo] = dout[n0:n1, :, i0:i1]
-            d[..., Wo:] = 0  # so the columns past the right edge contribute nothing below
-            d = d.reshape(m, F, r * Wq)
-            # out[n] = w_mat @ cols[n], so dw_mat = sum_n dout[n] @ cols[n].T (transposed view)
-            for k in range(m):
-                dw_mat += d[k] @ cols[k].T  # (F, r*Wq) @ (r*Wq, CKK)
-            # ... and dcols[n] = w_mat.T @ dout[n], folded back onto the pixels (col2im).
-            dc = np.matmul(w_mat.T, d, out=_take(dcols_buf, (m, C * KH * KW, r * Wq)))
-            dc = dc.reshape(m, C, KH, KW, r, Wq)
-            for u in range(KH):
-                for v in range(KW):
-                    blk.window(dflat[:m], u, v, i0, i1)[...] += dc[:, :, u, v]
-        dx[n0:n1] = blk.interior(dflat[:m])  # drop the padding
+    dflat = blk.padded("dx", C, x.dtype)  # gradient of the padded images, padding included
+    dcols_buf, dq_buf = blk.buffer("dcols", C * KH * KW, x.dtype), blk.buffer("prod", F, x.dtype)
+    for n0, n1, i0, i1, cols in _column_blocks(x, blk):  # cols: (m, CKK, r*Wq)
+        m, r = n1 - n0, i1 - i0
+        d = _take(dq_buf, (m, F, r, Wq))  # dout of the block, Wq wide
+        d[..., :Wo] = dout[n0:n1, :, i0:i1]
+        d[..., Wo:] = 0  # so the columns past the right edge contribute nothing below
+        d = d.reshape(m, F, r * Wq)
+        # out[n] = w_mat @ cols[n], so dw_mat = sum_n dout[n] @ cols[n].T (transposed view)
+        for k in range(m):
+            dw_mat += d[k] @ cols[k].T  # (F, r*Wq) @ (r*Wq, CKK)
+        # ... and dcols[n] = w_mat.T @ dout[n], folded back onto the pixels (col2im).
+        dc = np.matmul(w_mat.T, d, out=_take(dcols_buf, (m, C * KH * KW, r * Wq)))
+        dc = dc.reshape(m, C, KH, KW, r, Wq)
+        if i0 == 0:
+            dflat[:m] = 0  # a new group of images
+        for u in range(KH):
+            for v in range(KW):
+                blk.window(dflat[:m], u, v, i0, i1)[...] += dc[:, :, u, v]
+        if i1 == Ho:  # the group's last band: its images are complete
+            dx[n0:n1] = blk.interior(dflat[:m])  # drop the padding
     return dx, dw_mat.reshape(w.shape), db
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks import __main__ as cli
 from benchmarks import cases, harness
+from lalib import conv
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +180,18 @@ def test_gemm_targets_are_judged_against_the_square_peak(quick_results):
         for t in rec["targets"]:
             if "GEMM peak" in t["label"]:
                 assert t["measured"] == rec["pct_peak"]
+
+
+def test_columns_only_is_the_kernels_copy(rng):
+    # The "copying" part the benchmark times builds exactly the columns conv2d multiplies:
+    # the blocks, put side by side, are im2col's matrix (plus the Wq - W' extra columns).
+    x = rng.standard_normal((3, 2, 5, 4)).astype(np.float32)
+    blk = conv._Blocks(x.shape, (3, 3), (1, 1), (1, 1), x.dtype.itemsize)
+    ref = conv.im2col(x, 3, 1, 1).reshape(3, 18, 5, 4)  # (N, CKK, H', W')
+    seen = 0
+    for n0, n1, i0, i1, cols in conv._column_blocks(x, blk):
+        got = cols.reshape(n1 - n0, 18, i1 - i0, blk.Wq)[..., : blk.Wo]
+        np.testing.assert_array_equal(got, ref[n0:n1, :, i0:i1])
+        seen += (n1 - n0) * (i1 - i0)
+    assert seen == 3 * 5
+    cases.conv_columns_only(x)  # runs through the same blocks
