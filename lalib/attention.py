@@ -308,17 +308,32 @@ def attention_backward(dout, cache):
     return _sum_to(dQ, Q.shape), _sum_to(dK, K.shape), _sum_to(dV, V.shape)
 
 
-def scaled_dot_product_attention(Q, K, V, mask=None, scale=None, causal=False):
+#: Queries per block when `scaled_dot_product_attention` does not keep the weights.
+DENSE_BLOCK_Q = 256
+
+
+def scaled_dot_product_attention(Q, K, V, mask=None, scale=None, causal=False, need_weights=True):
     """``softmax(Q K^T / sqrt(d_k)) V`` and the attention weights.
 
-    Parameters and errors are those of `attention_forward`.
+    Parameters and errors are those of `attention_forward`, plus:
+
+    need_weights : bool
+        With False, the weights are not returned (``None`` stands in their place) and
+        never exist all at once: the output is computed `DENSE_BLOCK_Q` queries at a
+        time against all the keys, which is `attention_blockwise` with a single key
+        block (so its online rescaling never has anything to do). Memory is then one
+        block of scores, not all ``n_q x n_k`` of them, and the rows are normalised
+        after the product, on (n_q, d_v) numbers instead of (n_q, n_k). This is what
+        PyTorch's ``scaled_dot_product_attention`` computes; the result equals the
+        default's ``out`` up to rounding.
 
     Returns
     -------
     out : ndarray, shape (..., n_q, d_v)
-    weights : ndarray, shape (..., n_q, n_k)
+    weights : ndarray, shape (..., n_q, n_k), or None
         Row i holds how much query i takes from each value; every row sums to 1,
-        except a row with nothing to attend to, which is all zeros.
+        except a row with nothing to attend to, which is all zeros. None when
+        ``need_weights=False``.
 
     Examples
     --------
@@ -334,6 +349,11 @@ def scaled_dot_product_attention(Q, K, V, mask=None, scale=None, causal=False):
     >>> out, w      # nothing to attend to: zeros, not NaN
     (array([[0., 0.]]), array([[0., 0.]]))
     """
+    if not need_weights:
+        n_k = max(1, np.shape(K)[-2] if np.ndim(K) >= 2 else 1)  # one key block holds all keys
+        out = attention_blockwise(Q, K, V, block_size=(DENSE_BLOCK_Q, n_k), mask=mask,
+                                  scale=scale, causal=causal)
+        return out, None
     out, cache = attention_forward(Q, K, V, mask=mask, scale=scale, causal=causal)
     return out, cache[3]
 

@@ -60,6 +60,8 @@ def short_name(record):
         return f"conv {kind} {p['N']}x{p['C']}x{p['H']}x{p['W']} F{p['F']}"
     if name == "attention dense":
         return f"attn dense n={p['n']}"
+    if name == "attention dense + weights":
+        return f"attn dense+w n={p['n']}"
     if name == "attention blockwise":
         return f"attn blockwise n={p['n']}"
     return name

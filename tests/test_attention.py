@@ -372,6 +372,39 @@ def test_blockwise_equals_dense(rng, shape, block_size, masking):
     np.testing.assert_allclose(blk, dense, rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("masking", ["none", "mask", "causal", "both"])
+def test_without_weights_equals_dense(rng, monkeypatch, shape, masking):
+    Q, K, V = make_qkv(rng, shape)
+    mask = random_mask(rng, shape) if masking in ("mask", "both") else None
+    causal = masking in ("causal", "both")
+    dense, _ = attention.scaled_dot_product_attention(Q, K, V, mask=mask, causal=causal)
+    for block_q in (1, 2, attention.DENSE_BLOCK_Q):  # several query blocks, or one
+        monkeypatch.setattr(attention, "DENSE_BLOCK_Q", block_q)
+        out, w = attention.scaled_dot_product_attention(Q, K, V, mask=mask, causal=causal,
+                                                        need_weights=False)
+        assert w is None and out.shape == dense.shape and out.dtype == dense.dtype
+        np.testing.assert_allclose(out, dense, rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_without_weights_edge_cases(dtype):
+    # Huge logits, a fully masked row, no keys at all, float32 kept.
+    Q = np.array([[1e4, 0.0], [0.0, 1.0]], dtype=dtype)
+    K = np.array([[1e4, 0.0], [0.0, 1e4]], dtype=dtype)
+    V = np.array([[1.0, 2.0], [3.0, 4.0]], dtype=dtype)
+    out, _ = attention.scaled_dot_product_attention(Q, K, V, need_weights=False)
+    assert out.dtype == dtype and np.all(np.isfinite(out))
+    np.testing.assert_allclose(out[0], V[0])
+    mask = np.array([[False, False], [True, True]])
+    out, _ = attention.scaled_dot_product_attention(Q, K, V, mask=mask, need_weights=False)
+    np.testing.assert_array_equal(out[0], 0)  # nothing to attend to: zeros, not NaN
+    out, _ = attention.scaled_dot_product_attention(Q, K[:0], V[:0], need_weights=False)
+    np.testing.assert_array_equal(out, np.zeros((2, 2), dtype))
+    with pytest.raises(ValueError, match="d_k"):
+        attention.scaled_dot_product_attention(Q, K[:, :1], V, need_weights=False)
+
+
 @given(
     n_q=st.integers(1, 12), n_k=st.integers(0, 12), d_k=st.integers(1, 5), d_v=st.integers(1, 4),
     bq=st.integers(1, 13), bk=st.integers(1, 13), heads=st.integers(1, 3),

@@ -134,6 +134,7 @@ def _attention(rng):
         "attention.scaled_dot_product_attention": (
             att.scaled_dot_product_attention(Q, K, V),
             att.scaled_dot_product_attention(Q, K, V, scale=scale, causal=True),
+            att.scaled_dot_product_attention(Q, K, V, scale=scale, need_weights=False),
         ),
         "attention.attention_naive": att.attention_naive(Q, K, V, mask=mask, scale=scale),
         "attention.attention_blockwise": (
