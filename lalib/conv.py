@@ -374,6 +374,10 @@ def _take(buf, shape):
 
 _scratch = threading.local()  # per-thread scratch buffers of the conv kernels
 
+#: Largest scratch buffer, in bytes, that a thread keeps between calls; larger ones (the
+#: padded copy of a very large image) are allocated for the call and freed after it.
+SCRATCH_KEEP_BYTES = 32 * 2**20
+
 
 def _workspace(name, size, dtype):
     """A flat scratch array of at least `size` entries, kept between calls (per thread).
@@ -381,11 +385,14 @@ def _workspace(name, size, dtype):
     Fresh memory is not free: the first write to every page of a new allocation costs a
     page fault, and on the machine the benchmarks ran on that made a freshly allocated
     column block cost more than the copy into it. So each thread keeps one buffer per
-    `name` and dtype, grown when a larger one is needed, a few MiB in all. Callers must
-    not return views of it.
+    `name` and dtype, grown when a larger one is needed, up to `SCRATCH_KEEP_BYTES`
+    each (a few MiB for the book's layers). Callers must not return views of it.
     """
+    dtype = np.dtype(dtype)
+    if size * dtype.itemsize > SCRATCH_KEEP_BYTES:
+        return np.empty(size, dtype=dtype)  # too big to keep around
     bufs = _scratch.__dict__.setdefault("bufs", {})
-    key = (name, np.dtype(dtype))
+    key = (name, dtype)
     if key not in bufs or bufs[key].size < size:
         bufs[key] = np.empty(size, dtype=dtype)
     return bufs[key]

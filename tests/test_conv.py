@@ -1,5 +1,7 @@
 """Tests for lalib.conv: naive loops == Toeplitz matrix == im2col + GEMM, and their gradients."""
 
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -417,3 +419,23 @@ def test_cache_holds_the_input_not_the_columns(rng):
     _, cache = conv.conv2d_forward(x, w, b, padding=1)
     held = sum(a.nbytes for a in cache if isinstance(a, np.ndarray))
     assert held <= x.nbytes + w.nbytes  # not the 9x larger im2col matrix
+
+
+def test_scratch_kept_between_calls_is_bounded(rng, monkeypatch):
+    monkeypatch.setattr(conv, "SCRATCH_KEEP_BYTES", 4096)
+    x, w, b = make(rng, 2, 4, 20, 20, 3, 3, 3)  # padded copy: 2 * 4 * 22 * 22 * 8 > 4096 bytes
+    monkeypatch.setattr(conv, "_scratch", threading.local())  # start from nothing
+    np.testing.assert_allclose(conv.conv2d(x, w, b, padding=1), conv.conv2d_naive(x, w, b, padding=1),
+                               atol=1e-12)
+    kept = conv._scratch.__dict__.get("bufs", {})
+    assert all(buf.nbytes <= 4096 for buf in kept.values())
+
+
+def test_scratch_is_per_thread(rng):
+    # Two threads convolving at once must not share column buffers.
+    from concurrent.futures import ThreadPoolExecutor
+    problems = [make(np.random.default_rng(s), 3, 5, 12, 12, 4, 3, 3) for s in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda p: conv.conv2d(*p, padding=1), problems))
+    for (x, w, b), out in zip(problems, outs):
+        np.testing.assert_allclose(out, conv.conv2d_naive(x, w, b, padding=1), atol=1e-12)
