@@ -40,6 +40,13 @@ def random_mask(rng, shape, p=0.6):
     return mask
 
 
+def masked_problem(rng, shape, masking):
+    """Q, K, V of `shape` plus the mask and causal flag that `masking` names."""
+    Q, K, V = make_qkv(rng, shape)
+    mask = random_mask(rng, shape) if masking in ("mask", "both") else None
+    return Q, K, V, mask, masking in ("causal", "both")
+
+
 # --------------------------------------------------------------------------- softmax
 
 
@@ -106,9 +113,7 @@ def test_causal_mask_rejects_negative():
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("masking", ["none", "mask", "causal", "both"])
 def test_dense_matches_naive_reference(rng, shape, masking):
-    Q, K, V = make_qkv(rng, shape)
-    mask = random_mask(rng, shape) if masking in ("mask", "both") else None
-    causal = masking in ("causal", "both")
+    Q, K, V, mask, causal = masked_problem(rng, shape, masking)
     out, w = attention.scaled_dot_product_attention(Q, K, V, mask=mask, causal=causal)
     out_ref, w_ref = attention.attention_naive(Q, K, V, mask=mask, causal=causal)
     lead = np.broadcast_shapes(shape[0], shape[1], shape[2])
@@ -363,9 +368,7 @@ def test_bad_scale_and_block_size_raise():
 @pytest.mark.parametrize("block_size", [1, 2, 3, (2, 5), 64])
 @pytest.mark.parametrize("masking", ["none", "mask", "causal", "both"])
 def test_blockwise_equals_dense(rng, shape, block_size, masking):
-    Q, K, V = make_qkv(rng, shape)
-    mask = random_mask(rng, shape) if masking in ("mask", "both") else None
-    causal = masking in ("causal", "both")
+    Q, K, V, mask, causal = masked_problem(rng, shape, masking)
     dense, _ = attention.scaled_dot_product_attention(Q, K, V, mask=mask, causal=causal)
     blk = attention.attention_blockwise(Q, K, V, block_size, mask=mask, causal=causal)
     assert blk.shape == dense.shape
@@ -375,9 +378,7 @@ def test_blockwise_equals_dense(rng, shape, block_size, masking):
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("masking", ["none", "mask", "causal", "both"])
 def test_without_weights_equals_dense(rng, monkeypatch, shape, masking):
-    Q, K, V = make_qkv(rng, shape)
-    mask = random_mask(rng, shape) if masking in ("mask", "both") else None
-    causal = masking in ("causal", "both")
+    Q, K, V, mask, causal = masked_problem(rng, shape, masking)
     dense, _ = attention.scaled_dot_product_attention(Q, K, V, mask=mask, causal=causal)
     for block_q in (1, 2, attention.DENSE_BLOCK_Q):  # several query blocks, or one
         monkeypatch.setattr(attention, "DENSE_BLOCK_Q", block_q)
