@@ -448,6 +448,8 @@ def attention_blockwise(Q, K, V, block_size=128, mask=None, scale=None, causal=F
         raise ValueError(f"block_size must be positive, got {block_size}")
     n_q, n_k, d_v = Q.shape[-2], K.shape[-2], V.shape[-1]
     out = np.empty(lead + (n_q, d_v), dtype=Q.dtype)
+    if out.size == 0:  # no batch entries, no queries or no value columns: nothing to compute
+        return out
     blocked = None if mask is None else np.logical_not(mask)  # True = masked; mask's own shape
     if not lead:
         _blockwise_into(out, Q, K, V, blocked, scale, causal, bq, bk)

@@ -423,9 +423,10 @@ class _Blocks:
         self.Hp, self.Wp = H + 2 * ph, W + 2 * pw
         self.Wq = self.Wp if (sh, sw) == (1, 1) else self.Wo  # width of a row of columns
         self.kernel, self.stride, self.inner = (KH, KW), (sh, sw), (slice(ph, ph + H), slice(pw, pw + W))
-        rows_fit = max(1, COLUMN_BLOCK_BYTES // (C * KH * KW * self.Wq * itemsize))
-        if rows_fit >= self.Ho:  # whole images fit: take several per block
-            self.g, self.bands = min(N, rows_fit // self.Ho), [(0, self.Ho)]
+        row_bytes = max(1, C * KH * KW * self.Wq * itemsize)  # one output row's columns
+        rows_fit = max(1, COLUMN_BLOCK_BYTES // row_bytes)
+        if rows_fit >= self.Ho:  # whole images fit: take several per block (>= 1, even if N = 0)
+            self.g, self.bands = max(1, min(N, rows_fit // self.Ho)), [(0, self.Ho)]
         else:  # one image is too big: bands of output rows, as even as possible
             self.g = 1
             n_bands = -(-self.Ho // rows_fit)  # ceil division

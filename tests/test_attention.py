@@ -388,6 +388,18 @@ def test_without_weights_equals_dense(rng, monkeypatch, shape, masking):
         np.testing.assert_allclose(out, dense, rtol=1e-12, atol=1e-13)
 
 
+@pytest.mark.parametrize("lead, n_q, n_k, d_v", [((0, 2), 5, 3, 2), ((2, 0), 5, 3, 2), ((2,), 0, 3, 2),
+                                                  ((2,), 4, 3, 0), ((2,), 4, 0, 2)])
+def test_empty_dimensions(rng, lead, n_q, n_k, d_v):
+    Q = rng.standard_normal(lead + (n_q, 4))
+    K, V = rng.standard_normal(lead + (n_k, 4)), rng.standard_normal(lead + (n_k, d_v))
+    dense, w = attention.scaled_dot_product_attention(Q, K, V)
+    assert dense.shape == lead + (n_q, d_v) and w.shape == lead + (n_q, n_k)
+    for out in (attention.scaled_dot_product_attention(Q, K, V, need_weights=False)[0],
+                attention.attention_blockwise(Q, K, V, block_size=2)):
+        np.testing.assert_array_equal(out, dense)  # zeros where there is nothing to attend to
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_without_weights_edge_cases(dtype):
     # Huge logits, a fully masked row, no keys at all, float32 kept.

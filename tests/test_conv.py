@@ -439,3 +439,15 @@ def test_scratch_is_per_thread(rng):
         outs = list(pool.map(lambda p: conv.conv2d(*p, padding=1), problems))
     for (x, w, b), out in zip(problems, outs):
         np.testing.assert_allclose(out, conv.conv2d_naive(x, w, b, padding=1), atol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape, w_shape", [((0, 3, 5, 5), (2, 3, 3, 3)),  # no images
+                                              ((2, 0, 5, 5), (2, 0, 3, 3))])  # no channels
+def test_empty_batch_or_channels(rng, x_shape, w_shape):
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    out, cache = conv.conv2d_forward(x, w, padding=1)
+    assert out.shape == (x_shape[0], w_shape[0], 5, 5)
+    np.testing.assert_array_equal(out, conv.conv2d_naive(x, w, padding=1))
+    dx, dw, db = conv.conv2d_backward(rng.standard_normal(out.shape), cache)
+    assert dx.shape == x.shape and dw.shape == w.shape and db.shape == (w_shape[0],)
+    assert not np.any(dx) and not np.any(dw)  # empty, or no images to learn from
