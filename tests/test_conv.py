@@ -386,15 +386,11 @@ def test_blocks_give_the_same_forward_and_backward(rng, monkeypatch, case, block
     np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)), atol=1e-12)
 
 
-def test_blocks_cover_every_row_and_image_once():
+def test_blocks_cover_every_row_and_image_once(monkeypatch):
     row_bytes = 3 * 3 * 3 * 12 * 8  # C * KH * KW * Wq * itemsize below
     for block_bytes in BLOCK_BYTES + [5 * row_bytes, 30 * row_bytes]:  # + bands of 4, groups of 2
-        conv_blocks = conv._Blocks  # geometry only: no arrays
-        old, conv.COLUMN_BLOCK_BYTES = conv.COLUMN_BLOCK_BYTES, block_bytes
-        try:
-            blk = conv_blocks((7, 3, 12, 10), (3, 3), (1, 1), (1, 1), 8)
-        finally:
-            conv.COLUMN_BLOCK_BYTES = old
+        monkeypatch.setattr(conv, "COLUMN_BLOCK_BYTES", block_bytes)
+        blk = conv._Blocks((7, 3, 12, 10), (3, 3), (1, 1), (1, 1), 8)  # geometry only: no arrays
         rows = [i for i0, i1 in blk.bands for i in range(i0, i1)]
         images = [n for n0, n1 in blk.groups(7) for n in range(n0, n1)]
         assert rows == list(range(12)) and images == list(range(7))
