@@ -23,6 +23,8 @@ import numpy as np
 
 from benchmarks import harness
 from lalib import attention, conv, linear
+from lalib.engine import attention as attention_engine
+from lalib.engine import conv as conv_engine
 
 DTYPES = (np.float32, np.float64)
 
@@ -39,7 +41,12 @@ class Config:
     attention_n: tuple = (128, 512, 2048)
     blockwise_n: int = 8192
     blockwise_block: int = 256
-    attention_naive: tuple = (1, 2, 32, 32)  # B, h, n, d_k: the loops are scalar, keep it small
+    attention_naive: tuple = (
+        1,
+        2,
+        32,
+        32,
+    )  # B, h, n, d_k: the loops are scalar, keep it small
     sweep_conv: tuple = (8, 16, 16)  # N, C=F... of the chapter's sweep: N, C, F
     sweep_hw: tuple = (4, 6, 8, 12, 16, 24, 32, 48, 64)
     sweep_naive_max_s: float = 2.0  # stop the loops once one call takes longer
@@ -83,20 +90,25 @@ QUICK = Config(
 def conv_columns_only(x, kernel=(3, 3), stride=(1, 1), padding=(1, 1)):
     """Build every block of im2col columns as `conv.conv2d` does, without the products.
 
-    The copying part of the kernel, timed alone (its blocks, its scratch buffers).
+    The copying part of the fast kernel (`lalib.engine.conv`, which `conv.conv2d`
+    runs), timed alone: its blocks, its scratch buffers.
     """
-    blk = conv._Blocks(x.shape, kernel, stride, padding, x.dtype.itemsize)
-    for _ in conv._column_blocks(x, blk):
+    for _ in conv_engine.column_blocks(x, kernel, stride, padding):
         pass
 
 
 def _target(label, measured, op, value):
-    met = None if measured is None else bool(measured <= value if op == "<=" else measured >= value)
+    met = (
+        None
+        if measured is None
+        else bool(measured <= value if op == "<=" else measured >= value)
+    )
     return {"label": label, "measured": measured, "op": op, "value": value, "met": met}
 
 
 class Suite:
-    """Runs the cases, collecting records (table rows), sweeps (chapter plots) and notes."""
+    """Runs the cases, collecting records (table rows), sweeps (chapter plots) and
+    notes."""
 
     def __init__(self, config=FULL, torch=None, groups=None, log=print):
         self.cfg = config
@@ -117,13 +129,32 @@ class Suite:
 
     def time(self, fns, **kw):
         cfg = self.cfg
-        opts = dict(budget_s=cfg.budget_s, min_repeats=cfg.min_repeats,
-                    max_repeats=cfg.max_repeats, settle_s=cfg.settle_s, quiet=self.quiet)
+        opts = dict(
+            budget_s=cfg.budget_s,
+            min_repeats=cfg.min_repeats,
+            max_repeats=cfg.max_repeats,
+            settle_s=cfg.settle_s,
+            quiet=self.quiet,
+        )
         opts.update(kw)
         return harness.time_functions(fns, **opts)
 
-    def compare(self, group, name, dtype, shape, flops, lalib_fn, gemm_fn=None, torch_fn=None,
-                memory=False, params=None, gemm_elements=None, parts=None, **time_kw):
+    def compare(
+        self,
+        group,
+        name,
+        dtype,
+        shape,
+        flops,
+        lalib_fn,
+        gemm_fn=None,
+        torch_fn=None,
+        memory=False,
+        params=None,
+        gemm_elements=None,
+        parts=None,
+        **time_kw,
+    ):
         """Time lalib vs GEMM vs torch on one case and append the record.
 
         `gemm_elements` is how many numbers the kernel's matrix products read and write
@@ -143,21 +174,34 @@ class Suite:
         times = self.time(fns, **time_kw)
         t = harness.median(times["lalib"])
         rec = {
-            "group": group, "name": name, "dtype": np.dtype(dtype).name, "shape": shape,
-            "params": params or {}, "flops": flops, "time_s": t, "times_s": times["lalib"],
-            "gflops": flops / t / 1e9, "dtype_ok": bool(first.dtype == dtype),
+            "group": group,
+            "name": name,
+            "dtype": np.dtype(dtype).name,
+            "shape": shape,
+            "params": params or {},
+            "flops": flops,
+            "time_s": t,
+            "times_s": times["lalib"],
+            "gflops": flops / t / 1e9,
+            "dtype_ok": bool(first.dtype == dtype),
         }
         if gemm_elements:
             rec["intensity"] = flops / (gemm_elements * np.dtype(dtype).itemsize)
         if "gemm" in times:
             tg = min(times["gemm"])  # the engine at its best on these shapes: a ceiling
-            rec.update(gemm_time_s=tg, gemm_times_s=times["gemm"], gemm_gflops=flops / tg / 1e9,
-                       pct_gemm=100 * tg / t)
+            rec.update(
+                gemm_time_s=tg,
+                gemm_times_s=times["gemm"],
+                gemm_gflops=flops / tg / 1e9,
+                pct_gemm=100 * tg / t,
+            )
         peak = self.gemm_peak.get(rec["dtype"])
         rec["pct_peak"] = 100 * rec["gflops"] / peak if peak else None
         if "torch" in times:
             tt = harness.median(times["torch"])
-            rec.update(torch_time_s=tt, torch_times_s=times["torch"], ratio_torch=t / tt)
+            rec.update(
+                torch_time_s=tt, torch_times_s=times["torch"], ratio_torch=t / tt
+            )
         for part in parts or {}:
             rec[f"{part}_time_s"] = harness.median(times[part])
         rec["others_cpu_share"] = self.quiet.case_max
@@ -167,9 +211,11 @@ class Suite:
             rec["peak_mib"] = peak_bytes / harness.MIB
         rec["targets"] = []
         self.records.append(rec)
-        self.log(f"  {name:24s} {rec['dtype']:8s} {shape:34s} {t * 1e3:9.2f} ms "
-                 f"{rec['gflops']:7.1f} GFLOP/s"
-                 + (f"  x torch {rec['ratio_torch']:.2f}" if "ratio_torch" in rec else ""))
+        self.log(
+            f"  {name:24s} {rec['dtype']:8s} {shape:34s} {t * 1e3:9.2f} ms "
+            f"{rec['gflops']:7.1f} GFLOP/s"
+            + (f"  x torch {rec['ratio_torch']:.2f}" if "ratio_torch" in rec else "")
+        )
         return rec
 
     def wants(self, group):
@@ -177,9 +223,13 @@ class Suite:
 
     def run(self):
         steps = [
-            ("gemm", self.gemm), ("linear", self.linear), ("naive", self.naive),
-            ("conv", self.conv), ("attention", self.attention),
-            ("sweep", self.sweep_conv), ("sweep", self.sweep_attention),
+            ("gemm", self.gemm),
+            ("linear", self.linear),
+            ("naive", self.naive),
+            ("conv", self.conv),
+            ("attention", self.attention),
+            ("sweep", self.sweep_conv),
+            ("sweep", self.sweep_attention),
         ]
         for group, step in steps:
             if group == "gemm" or self.wants(group):
@@ -199,7 +249,9 @@ class Suite:
                 a, b = self.randn((n, n), dtype), self.randn((n, n), dtype)
                 t = harness.median(self.time({"gemm": lambda: a @ b})["gemm"])
                 g = 2 * n**3 / t / 1e9
-                rows.append({"dtype": np.dtype(dtype).name, "n": n, "time_s": t, "gflops": g})
+                rows.append(
+                    {"dtype": np.dtype(dtype).name, "n": n, "time_s": t, "gflops": g}
+                )
                 best = max(best, g)
                 self.log(f"  gemm {np.dtype(dtype).name} {n}: {g:.1f} GFLOP/s")
             self.gemm_peak[np.dtype(dtype).name] = best
@@ -215,7 +267,11 @@ class Suite:
         N, D, M = self.cfg.linear
         torch = self.torch
         for dtype in DTYPES:
-            x, W, b = self.randn((N, D), dtype), self.randn((D, M), dtype), self.randn(M, dtype)
+            x, W, b = (
+                self.randn((N, D), dtype),
+                self.randn((D, M), dtype),
+                self.randn(M, dtype),
+            )
             dout = self.randn((N, M), dtype)
 
             def lalib_fn():
@@ -234,10 +290,18 @@ class Suite:
                     out = torch.addmm(tb, tx, tW)  # (N, M)
                     return torch.autograd.grad(out, (tx, tW, tb), tdout)
 
-            rec = self.compare("linear", "linear fwd+bwd", dtype, f"({N}, {D}) -> {M}",
-                               6 * N * D * M, lalib_fn, gemm_fn, torch_fn,
-                               params={"N": N, "D": D, "M": M},
-                               gemm_elements=3 * (N * D + D * M + N * M))
+            rec = self.compare(
+                "linear",
+                "linear fwd+bwd",
+                dtype,
+                f"({N}, {D}) -> {M}",
+                6 * N * D * M,
+                lalib_fn,
+                gemm_fn,
+                torch_fn,
+                params={"N": N, "D": D, "M": M},
+                gemm_elements=3 * (N * D + D * M + N * M),
+            )
             rec["targets"] = [
                 _target("<= 1.0x torch", rec.get("ratio_torch"), "<=", 1.0),
                 _target(">= 85 % of GEMM peak", rec.get("pct_peak"), ">=", 85.0),
@@ -247,34 +311,67 @@ class Suite:
         """Each loop reference in lalib against its vectorised counterpart."""
         N, C, H, F = self.cfg.conv_naive
         for dtype in DTYPES:
-            x, w, b = self.randn((N, C, H, H), dtype), self.randn((F, C, 3, 3), dtype), self.randn(F, dtype)
-            times = self.time({"naive": lambda: conv.conv2d_naive(x, w, b, padding=1),
-                               "fast": lambda: conv.conv2d(x, w, b, padding=1)},
-                              min_repeats=min(2, self.cfg.max_repeats))
-            self._naive_record("conv2d_naive vs conv2d", dtype,
-                               f"({N}, {C}, {H}, {H}), F={F}, 3x3",
-                               2 * N * F * H * H * C * 9, times)
+            x, w, b = (
+                self.randn((N, C, H, H), dtype),
+                self.randn((F, C, 3, 3), dtype),
+                self.randn(F, dtype),
+            )
+            times = self.time(
+                {
+                    "naive": lambda: conv.conv2d_naive(x, w, b, padding=1),
+                    "fast": lambda: conv.conv2d(x, w, b, padding=1),
+                },
+                min_repeats=min(2, self.cfg.max_repeats),
+            )
+            self._naive_record(
+                "conv2d_naive vs conv2d",
+                dtype,
+                f"({N}, {C}, {H}, {H}), F={F}, 3x3",
+                2 * N * F * H * H * C * 9,
+                times,
+            )
         naive_fn = attention.attention_naive
         B, h, n, d = self.cfg.attention_naive
         for dtype in DTYPES:
             Q, K, V = (self.randn((B, h, n, d), dtype) for _ in range(3))
-            times = self.time({"naive": lambda: naive_fn(Q, K, V),
-                               "fast": lambda: attention.scaled_dot_product_attention(Q, K, V)},
-                              min_repeats=min(2, self.cfg.max_repeats))
-            self._naive_record("attention_naive vs sdpa", dtype, f"B={B}, h={h}, n={n}, d_k={d}",
-                               4 * B * h * n * n * d, times)
+            times = self.time(
+                {
+                    "naive": lambda: naive_fn(Q, K, V),
+                    "fast": lambda: attention.scaled_dot_product_attention(Q, K, V),
+                },
+                min_repeats=min(2, self.cfg.max_repeats),
+            )
+            self._naive_record(
+                "attention_naive vs sdpa",
+                dtype,
+                f"B={B}, h={h}, n={n}, d_k={d}",
+                4 * B * h * n * n * d,
+                times,
+            )
 
     def _naive_record(self, name, dtype, shape, flops, times):
         tn, tf = harness.median(times["naive"]), harness.median(times["fast"])
-        rec = {"group": "naive", "name": name, "dtype": np.dtype(dtype).name, "shape": shape,
-               "flops": flops, "time_s": tf, "times_s": times["fast"], "gflops": flops / tf / 1e9,
-               "naive_time_s": tn, "naive_times_s": times["naive"], "speedup": tn / tf,
-               "targets": []}
+        rec = {
+            "group": "naive",
+            "name": name,
+            "dtype": np.dtype(dtype).name,
+            "shape": shape,
+            "flops": flops,
+            "time_s": tf,
+            "times_s": times["fast"],
+            "gflops": flops / tf / 1e9,
+            "naive_time_s": tn,
+            "naive_times_s": times["naive"],
+            "speedup": tn / tf,
+            "targets": [],
+        }
         peak = self.gemm_peak.get(rec["dtype"])
         rec["pct_peak"] = 100 * rec["gflops"] / peak if peak else None
         self.records.append(rec)
-        self.log(f"  {name} {rec['dtype']}: loops {tn * 1e3:.0f} ms, vectorised {tf * 1e3:.2f} ms, "
-                 f"speed-up {tn / tf:.0f}x")
+        self.log(
+            f"  {name} {rec['dtype']}: loops {tn * 1e3:.0f} ms, "
+            f"vectorised {tf * 1e3:.2f} ms, speed-up {tn / tf:.0f}x"
+        )
 
     def conv(self):
         torch = self.torch
@@ -283,12 +380,30 @@ class Suite:
             P = N * H * H  # output pixels of the batch (3x3, padding 1: H' = H)
             flops = 2 * N * F * H * H * C * 9
             shape = f"({N}, {C}, {H}, {H}), F={F}, 3x3 p1"
-            params = {"N": N, "C": C, "H": H, "W": H, "F": F, "KH": 3, "KW": 3, "padding": 1}
+            params = {
+                "N": N,
+                "C": C,
+                "H": H,
+                "W": H,
+                "F": F,
+                "KH": 3,
+                "KW": 3,
+                "padding": 1,
+            }
             for dtype in DTYPES:
-                x, w, b = self.randn((N, C, H, H), dtype), self.randn((F, C, 3, 3), dtype), self.randn(F, dtype)
+                x, w, b = (
+                    self.randn((N, C, H, H), dtype),
+                    self.randn((F, C, 3, 3), dtype),
+                    self.randn(F, dtype),
+                )
                 dout = self.randn((N, F, H, H), dtype)
-                # The canonical im2col GEMM, (F, CKK) @ (CKK, N H'W'), and its two backward products.
-                A, Bm, G = self.randn((F, KK), dtype), self.randn((KK, P), dtype), self.randn((F, P), dtype)
+                # The canonical im2col GEMM, (F, CKK) @ (CKK, N H'W'), and its two
+                # backward products.
+                A, Bm, G = (
+                    self.randn((F, KK), dtype),
+                    self.randn((KK, P), dtype),
+                    self.randn((F, P), dtype),
+                )
 
                 def gemm_fwd():
                     return A @ Bm  # (F, CKK) @ (CKK, P)
@@ -298,7 +413,9 @@ class Suite:
 
                 torch_fwd = torch_fwd_bwd = None
                 if torch is not None:
-                    tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
+                    tx, tw, tb = (
+                        torch.from_numpy(a).requires_grad_() for a in (x, w, b)
+                    )
                     tdout = torch.from_numpy(dout)
                     conv2d = torch.nn.functional.conv2d
 
@@ -310,26 +427,61 @@ class Suite:
                         out = conv2d(tx, tw, tb, padding=1)
                         return torch.autograd.grad(out, (tx, tw, tb), tdout)
 
+                # The fast path: lalib.engine.conv (what conv.conv2d runs), not the
+                # readable conv.conv2d_forward/backward that keep all the columns.
                 def lalib_fwd_bwd():
-                    out, cache = conv.conv2d_forward(x, w, b, padding=1)
-                    return conv.conv2d_backward(dout, cache)
+                    out, cache = conv_engine.conv2d_forward(x, w, b, padding=1)
+                    return conv_engine.conv2d_backward(dout, cache)
 
-                fwd = self.compare("conv", "conv2d forward", dtype, shape, flops,
-                                   lambda: conv.conv2d(x, w, b, padding=1), gemm_fwd, torch_fwd,
-                                   memory=True, params=params, gemm_elements=F * KK + KK * P + F * P,
-                                   parts={"im2col": lambda: conv_columns_only(x)})
-                both = self.compare("conv", "conv2d fwd+bwd", dtype, shape, 3 * flops,
-                                    lalib_fwd_bwd, gemm_fwd_bwd, torch_fwd_bwd, memory=True,
-                                    params=params, gemm_elements=3 * (F * KK + KK * P + F * P))
+                def lalib_fwd():
+                    return conv_engine.conv2d(x, w, b, padding=1)
+
+                fwd = self.compare(
+                    "conv",
+                    "conv2d forward",
+                    dtype,
+                    shape,
+                    flops,
+                    lalib_fwd,
+                    gemm_fwd,
+                    torch_fwd,
+                    memory=True,
+                    params=params,
+                    gemm_elements=F * KK + KK * P + F * P,
+                    parts={"im2col": lambda: conv_columns_only(x)},
+                )
+                both = self.compare(
+                    "conv",
+                    "conv2d fwd+bwd",
+                    dtype,
+                    shape,
+                    3 * flops,
+                    lalib_fwd_bwd,
+                    gemm_fwd_bwd,
+                    torch_fwd_bwd,
+                    memory=True,
+                    params=params,
+                    gemm_elements=3 * (F * KK + KK * P + F * P),
+                )
                 if C >= 64:
                     fwd["targets"] = [
-                        _target("<= 1.5x torch (floor)", fwd.get("ratio_torch"), "<=", 1.5),
-                        _target("<= 1.0x torch (stretch)", fwd.get("ratio_torch"), "<=", 1.0),
-                        _target(">= 60 % of GEMM peak", fwd.get("pct_peak"), ">=", 60.0),
+                        _target(
+                            "<= 1.5x torch (floor)", fwd.get("ratio_torch"), "<=", 1.5
+                        ),
+                        _target(
+                            "<= 1.0x torch (stretch)", fwd.get("ratio_torch"), "<=", 1.0
+                        ),
+                        _target(
+                            ">= 60 % of GEMM peak", fwd.get("pct_peak"), ">=", 60.0
+                        ),
                     ]
                 else:
-                    fwd["targets"] = [_target("faster than torch", fwd.get("ratio_torch"), "<=", 1.0)]
-                both["targets"] = [_target("<= 1.3x torch", both.get("ratio_torch"), "<=", 1.3)]
+                    fwd["targets"] = [
+                        _target("faster than torch", fwd.get("ratio_torch"), "<=", 1.0)
+                    ]
+                both["targets"] = [
+                    _target("<= 1.3x torch", both.get("ratio_torch"), "<=", 1.3)
+                ]
 
     def attention(self):
         torch = self.torch
@@ -341,8 +493,8 @@ class Suite:
                 Q, K, V = (self.randn((B, h, n, d), dtype) for _ in range(3))
                 S = self.randn((B, h, n, n), dtype)
 
-                def gemm_fn():
-                    return Q @ K.swapaxes(-1, -2), S @ V  # (n, d)(d, n) and (n, n)(n, d), batched
+                def gemm_fn():  # (n, d)(d, n) and (n, n)(n, d), batched
+                    return Q @ K.swapaxes(-1, -2), S @ V
 
                 torch_fn = None
                 if torch is not None:
@@ -350,70 +502,129 @@ class Suite:
 
                     def torch_fn():
                         with torch.no_grad():
-                            return torch.nn.functional.scaled_dot_product_attention(tQ, tK, tV)
+                            return torch.nn.functional.scaled_dot_product_attention(
+                                tQ, tK, tV
+                            )
 
                 params = {"B": B, "h": h, "n": n, "d_k": d}
-                # Like PyTorch's SDPA, the output alone: the weights are never all in memory.
-                rec = self.compare("attention", "attention dense", dtype, shape, flops,
-                                   lambda: attention.scaled_dot_product_attention(
-                                       Q, K, V, need_weights=False),
-                                   gemm_fn, torch_fn, memory=True, params=params,
-                                   gemm_elements=B * h * (4 * n * d + 2 * n * n))
+                # Like PyTorch's SDPA, the output alone: the weights are never all in
+                # memory.
+                rec = self.compare(
+                    "attention",
+                    "attention dense",
+                    dtype,
+                    shape,
+                    flops,
+                    lambda: attention.scaled_dot_product_attention(
+                        Q, K, V, need_weights=False
+                    ),
+                    gemm_fn,
+                    torch_fn,
+                    memory=True,
+                    params=params,
+                    gemm_elements=B * h * (4 * n * d + 2 * n * n),
+                )
                 if n == max(self.cfg.attention_n):
-                    rec["targets"] = [_target("<= 1.5x torch SDPA", rec.get("ratio_torch"), "<=", 1.5)]
-                    if dtype == np.float32:  # what returning the weights too costs (chapter 3's call)
-                        self.compare("attention", "attention dense + weights", dtype, shape, flops,
-                                     lambda: attention.scaled_dot_product_attention(Q, K, V),
-                                     gemm_fn, torch_fn, memory=True, params=params,
-                                     gemm_elements=B * h * (4 * n * d + 2 * n * n))
-                del S
+                    rec["targets"] = [
+                        _target("<= 1.5x torch SDPA", rec.get("ratio_torch"), "<=", 1.5)
+                    ]
+                    if (
+                        dtype == np.float32
+                    ):  # what returning the weights too costs (chapter 3's call)
+                        self.compare(
+                            "attention",
+                            "attention dense + weights",
+                            dtype,
+                            shape,
+                            flops,
+                            lambda: attention.scaled_dot_product_attention(Q, K, V),
+                            gemm_fn,
+                            torch_fn,
+                            memory=True,
+                            params=params,
+                            gemm_elements=B * h * (4 * n * d + 2 * n * n),
+                        )
+                # Free the scores before the next allocation (and before blockwise):
+                # gemm_fn, the only user, has been timed; emptying the name it reads
+                # instead of deleting it keeps the closure well defined.
+                S = None
         self.blockwise(attention)
 
     def blockwise(self, attention):
-        """One long call each: memory and time at n = 8192, where dense would need ~48 GiB."""
+        """One long call each: memory and time at n = 8192, where dense would need
+        ~48 GiB."""
         B, h, d = self.cfg.attention_heads
         n, block = self.cfg.blockwise_n, self.cfg.blockwise_block
         torch = self.torch
-        # float32 only: one float64 call at n = 8192 takes about a minute on 2 cores, and
-        # the target (and the ~48 GiB dense comparison) is about float32.
-        self.skipped.append(f"attention blockwise at n={n} in float64 (float32 only, to keep the run short)")
+        # float32 only: one float64 call at n = 8192 takes about a minute on 2 cores,
+        # and the target (and the ~48 GiB dense comparison) is about float32.
+        self.skipped.append(
+            f"attention blockwise at n={n} in float64 "
+            "(float32 only, to keep the run short)"
+        )
         for dtype in (np.float32,):
             Q, K, V = (self.randn((B, h, n, d), dtype) for _ in range(3))
-            for attempt in range(2):  # one long call; once more if another program disturbed it
+            for attempt in range(
+                2
+            ):  # one long call; once more if another program disturbed it
                 self.quiet.wait()
                 snap = self.quiet.start()
                 peak_bytes, seconds, out = harness.peak_memory(
-                    lambda: attention.attention_blockwise(Q, K, V, block_size=block))
+                    lambda: attention_engine.attention_blockwise(
+                        Q, K, V, block_size=block
+                    )
+                )
                 share = self.quiet.share_since(snap)
                 if not self.quiet.should_retry(share, attempt, 1):
                     break
             self.quiet.new_case()
             self.quiet.accept(share)
             itemsize = np.dtype(dtype).itemsize
-            rec = {"group": "attention", "name": "attention blockwise", "dtype": np.dtype(dtype).name,
-                   "shape": f"B={B}, h={h}, n={n}, d_k={d}, block={block}",
-                   "params": {"B": B, "h": h, "n": n, "d_k": d, "block_size": block},
-                   "flops": 4 * B * h * n * n * d, "time_s": seconds, "times_s": [seconds],
-                   "gflops": 4 * B * h * n * n * d / seconds / 1e9,
-                   "dtype_ok": bool(np.asarray(out[0] if isinstance(out, tuple) else out).dtype == dtype),
-                   "peak_mib": peak_bytes / harness.MIB,
-                   "output_mib": B * h * n * d * itemsize / harness.MIB,
-                   "dense_weights_mib": B * h * n * n * itemsize / harness.MIB,
-                   "timing_note": "one call, traced by tracemalloc",
-                   "others_cpu_share": self.quiet.case_max}
+            rec = {
+                "group": "attention",
+                "name": "attention blockwise",
+                "dtype": np.dtype(dtype).name,
+                "shape": f"B={B}, h={h}, n={n}, d_k={d}, block={block}",
+                "params": {"B": B, "h": h, "n": n, "d_k": d, "block_size": block},
+                "flops": 4 * B * h * n * n * d,
+                "time_s": seconds,
+                "times_s": [seconds],
+                "gflops": 4 * B * h * n * n * d / seconds / 1e9,
+                "dtype_ok": bool(
+                    np.asarray(out[0] if isinstance(out, tuple) else out).dtype == dtype
+                ),
+                "peak_mib": peak_bytes / harness.MIB,
+                "output_mib": B * h * n * d * itemsize / harness.MIB,
+                "dense_weights_mib": B * h * n * n * itemsize / harness.MIB,
+                "timing_note": "one call, traced by tracemalloc",
+                "others_cpu_share": self.quiet.case_max,
+            }
             peak = self.gemm_peak.get(rec["dtype"])
             rec["pct_peak"] = 100 * rec["gflops"] / peak if peak else None
             if torch is not None:
                 tQ, tK, tV = (torch.from_numpy(a) for a in (Q, K, V))
                 sdpa = torch.nn.functional.scaled_dot_product_attention
                 with torch.no_grad():
-                    tt = harness.median(self.time({"torch": lambda: sdpa(tQ, tK, tV)},
-                                                  warmup=False, min_repeats=1, max_repeats=1)["torch"])
-                rec.update(torch_time_s=tt, torch_times_s=[tt], ratio_torch=seconds / tt)
-            rec["targets"] = [_target("peak extra memory <= 300 MiB", rec["peak_mib"], "<=", 300.0)]
+                    tt = harness.median(
+                        self.time(
+                            {"torch": lambda: sdpa(tQ, tK, tV)},
+                            warmup=False,
+                            min_repeats=1,
+                            max_repeats=1,
+                        )["torch"]
+                    )
+                rec.update(
+                    torch_time_s=tt, torch_times_s=[tt], ratio_torch=seconds / tt
+                )
+            rec["targets"] = [
+                _target("peak extra memory <= 300 MiB", rec["peak_mib"], "<=", 300.0)
+            ]
             self.records.append(rec)
-            self.log(f"  blockwise {rec['dtype']} n={n}: {seconds:.1f} s, peak {rec['peak_mib']:.0f} MiB "
-                     f"(dense weights alone: {rec['dense_weights_mib'] / 1024:.0f} GiB)")
+            self.log(
+                f"  blockwise {rec['dtype']} n={n}: {seconds:.1f} s, "
+                f"peak {rec['peak_mib']:.0f} MiB "
+                f"(dense weights alone: {rec['dense_weights_mib'] / 1024:.0f} GiB)"
+            )
 
     # ---------------------------------------------------------- chapter sweeps
 
@@ -426,9 +637,11 @@ class Suite:
             x, w = self.randn((N, C, H, H), dtype), self.randn((F, C, 3, 3), dtype)
             flops = 2 * N * F * H * H * C * 9
             A, Bm = self.randn((F, C * 9), dtype), self.randn((C * 9, N * H * H), dtype)
-            fns = {"im2col": lambda: conv.conv2d(x, w, padding=1),
-                   "gemm": lambda: A @ Bm,
-                   "im2col_only": lambda: conv_columns_only(x)}
+            fns = {
+                "im2col": lambda: conv.conv2d(x, w, padding=1),
+                "gemm": lambda: A @ Bm,
+                "im2col_only": lambda: conv_columns_only(x),
+            }
             T_mib = (F * H * H) * (C * H * H) * np.dtype(dtype).itemsize / harness.MIB
             T = None
             if T_mib <= self.cfg.sweep_toeplitz_max_mib:
@@ -438,22 +651,47 @@ class Suite:
                 X = x.reshape(N, -1).T.copy()  # (C H W, N): the batch as columns
                 fns["toeplitz"] = lambda: T @ X  # (F H W, C H W) @ (C H W, N)
             times = self.time(fns)
-            row = {"H": H, "W": H, "N": N, "C": C, "F": F, "flops": flops,
-                   "toeplitz_mib": T_mib}
+            row = {
+                "H": H,
+                "W": H,
+                "N": N,
+                "C": C,
+                "F": F,
+                "flops": flops,
+                "toeplitz_mib": T_mib,
+            }
             for name, ts in times.items():
                 row[f"{name}_s"] = harness.median(ts)
             if T is not None:
                 row["toeplitz_build_s"] = build_s
                 del T
             if naive_ok:
-                t = harness.median(self.time({"loops": lambda: conv.conv2d_naive(x, w, padding=1)},
-                                             warmup=False, min_repeats=1, max_repeats=1)["loops"])
+                t = harness.median(
+                    self.time(
+                        {"loops": lambda: conv.conv2d_naive(x, w, padding=1)},
+                        warmup=False,
+                        min_repeats=1,
+                        max_repeats=1,
+                    )["loops"]
+                )
                 row["loops_s"] = t
                 naive_ok = t < self.cfg.sweep_naive_max_s
             rows.append(row)
-            self.log("  H=W={:3d} {}".format(H, ", ".join(
-                f"{k[:-2]} {v * 1e3:.3g} ms" for k, v in row.items() if k.endswith("_s"))))
-        self.sweeps["conv"] = {"dtype": "float32", "kernel": "3x3, padding 1", "rows": rows}
+            self.log(
+                "  H=W={:3d} {}".format(
+                    H,
+                    ", ".join(
+                        f"{k[:-2]} {v * 1e3:.3g} ms"
+                        for k, v in row.items()
+                        if k.endswith("_s")
+                    ),
+                )
+            )
+        self.sweeps["conv"] = {
+            "dtype": "float32",
+            "kernel": "3x3, padding 1",
+            "rows": rows,
+        }
 
     def sweep_attention(self):
         """Peak memory and time of dense vs blockwise attention as n grows, float32."""
@@ -463,18 +701,33 @@ class Suite:
         rows = []
         for n in self.cfg.sweep_attention_n:
             Q, K, V = (self.randn((B, h, n, d), dtype) for _ in range(3))
-            dense = lambda: attention.scaled_dot_product_attention(Q, K, V)  # noqa: E731
-            blockwise = lambda: attention.attention_blockwise(Q, K, V, block_size=block)  # noqa: E731
+
+            def dense():
+                return attention.scaled_dot_product_attention(Q, K, V)
+
+            def blockwise():
+                return attention_engine.attention_blockwise(Q, K, V, block_size=block)
+
             times = self.time({"dense": dense, "blockwise": blockwise})
             self.quiet.wait()
-            row = {"n": n, "B": B, "h": h, "d_k": d, "block_size": block,
-                   "flops": 4 * B * h * n * n * d,
-                   "dense_s": harness.median(times["dense"]),
-                   "blockwise_s": harness.median(times["blockwise"]),
-                   "dense_peak_mib": harness.peak_memory(dense)[0] / harness.MIB,
-                   "blockwise_peak_mib": harness.peak_memory(blockwise)[0] / harness.MIB,
-                   "scores_mib": B * h * n * n * np.dtype(dtype).itemsize / harness.MIB}
+            row = {
+                "n": n,
+                "B": B,
+                "h": h,
+                "d_k": d,
+                "block_size": block,
+                "flops": 4 * B * h * n * n * d,
+                "dense_s": harness.median(times["dense"]),
+                "blockwise_s": harness.median(times["blockwise"]),
+                "dense_peak_mib": harness.peak_memory(dense)[0] / harness.MIB,
+                "blockwise_peak_mib": harness.peak_memory(blockwise)[0] / harness.MIB,
+                "scores_mib": B * h * n * n * np.dtype(dtype).itemsize / harness.MIB,
+            }
             rows.append(row)
-            self.log(f"  n={n}: dense {row['dense_peak_mib']:.1f} MiB {row['dense_s'] * 1e3:.3g} ms, "
-                     f"blockwise {row['blockwise_peak_mib']:.1f} MiB {row['blockwise_s'] * 1e3:.3g} ms")
+            self.log(
+                f"  n={n}: dense {row['dense_peak_mib']:.1f} MiB "
+                f"{row['dense_s'] * 1e3:.3g} ms, "
+                f"blockwise {row['blockwise_peak_mib']:.1f} MiB "
+                f"{row['blockwise_s'] * 1e3:.3g} ms"
+            )
         self.sweeps["attention_memory"] = {"dtype": "float32", "rows": rows}

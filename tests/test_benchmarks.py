@@ -13,6 +13,7 @@ import pytest
 from benchmarks import __main__ as cli
 from benchmarks import cases, harness
 from lalib import conv
+from lalib.engine import conv as conv_engine
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,14 @@ def test_time_functions_gives_each_function_its_repeats():
     def bump(name):
         calls[name] += 1
 
-    times = harness.time_functions({"a": lambda: bump("a"), "b": lambda: bump("b")},
-                                   budget_s=0.0, min_repeats=4, max_repeats=4, blocks=2, settle_s=0.0)
+    times = harness.time_functions(
+        {"a": lambda: bump("a"), "b": lambda: bump("b")},
+        budget_s=0.0,
+        min_repeats=4,
+        max_repeats=4,
+        blocks=2,
+        settle_s=0.0,
+    )
     assert [len(times["a"]), len(times["b"])] == [4, 4]
     # two warm-up calls, then one more at the start of the second block
     assert calls == {"a": 7, "b": 7}
@@ -37,13 +44,21 @@ def test_time_functions_gives_each_function_its_repeats():
 
 def test_time_functions_without_warmup_keeps_the_first_call():
     calls = []
-    times = harness.time_functions({"a": lambda: calls.append(1)}, budget_s=0.0, min_repeats=1,
-                                   max_repeats=1, warmup=False, settle_s=0.0)
+    times = harness.time_functions(
+        {"a": lambda: calls.append(1)},
+        budget_s=0.0,
+        min_repeats=1,
+        max_repeats=1,
+        warmup=False,
+        settle_s=0.0,
+    )
     assert len(times["a"]) == 1 and len(calls) == 1
 
 
 def test_peak_memory_sees_a_temporary_array():
-    peak, seconds, out = harness.peak_memory(lambda: float(np.ones(2**20).sum()))  # 8 MiB temporary
+    peak, seconds, out = harness.peak_memory(
+        lambda: float(np.ones(2**20).sum())
+    )  # 8 MiB temporary
     assert 8 * harness.MIB <= peak < 9 * harness.MIB
     assert out == 2**20 and seconds >= 0
 
@@ -57,11 +72,22 @@ def test_quick_run_measures_every_group(quick_results):
     assert r["config"] == "quick"
     assert set(r["gemm_peak_gflops"]) == {"float32", "float64"}
     names = {rec["name"] for rec in r["records"]}
-    assert {"linear fwd+bwd", "conv2d forward", "conv2d fwd+bwd", "attention dense",
-            "attention blockwise", "conv2d_naive vs conv2d", "attention_naive vs sdpa"} <= names
-    assert r["skipped"] == [f"attention blockwise at n={cases.QUICK.blockwise_n} in float64 "
-                            "(float32 only, to keep the run short)"]
-    assert {"gemm_square", "bandwidth_gbs", "conv", "attention_memory"} <= set(r["sweeps"])
+    assert {
+        "linear fwd+bwd",
+        "conv2d forward",
+        "conv2d fwd+bwd",
+        "attention dense",
+        "attention blockwise",
+        "conv2d_naive vs conv2d",
+        "attention_naive vs sdpa",
+    } <= names
+    assert r["skipped"] == [
+        f"attention blockwise at n={cases.QUICK.blockwise_n} in float64 "
+        "(float32 only, to keep the run short)"
+    ]
+    assert {"gemm_square", "bandwidth_gbs", "conv", "attention_memory"} <= set(
+        r["sweeps"]
+    )
 
 
 def test_quick_run_records_are_consistent(quick_results):
@@ -73,7 +99,9 @@ def test_quick_run_records_are_consistent(quick_results):
         if "dtype_ok" in rec:
             assert rec["dtype_ok"], rec["name"]
         if "gemm_time_s" in rec:
-            assert rec["pct_gemm"] == pytest.approx(100 * rec["gemm_time_s"] / rec["time_s"])
+            assert rec["pct_gemm"] == pytest.approx(
+                100 * rec["gemm_time_s"] / rec["time_s"]
+            )
         for t in rec["targets"]:
             # a torch ratio cannot be judged without torch; the rest are judged
             assert (t["met"] is None) == (t["measured"] is None)
@@ -81,7 +109,11 @@ def test_quick_run_records_are_consistent(quick_results):
 
 
 def test_targets_are_the_issues(quick_results):
-    labels = {(rec["name"], t["label"]) for rec in quick_results["records"] for t in rec["targets"]}
+    labels = {
+        (rec["name"], t["label"])
+        for rec in quick_results["records"]
+        for t in rec["targets"]
+    }
     assert ("linear fwd+bwd", ">= 85 % of GEMM peak") in labels
     assert ("attention blockwise", "peak extra memory <= 300 MiB") in labels
     assert ("conv2d fwd+bwd", "<= 1.3x torch") in labels
@@ -107,7 +139,9 @@ def test_markdown_report_says_why_torch_is_missing(quick_results):
     md = harness.markdown_report(quick_results)
     assert "| case | dtype | shape | lalib ms |" in md
     assert "switched off" in md
-    assert "## Targets (issue 7)" in md and "## Loops against the vectorised kernels" in md
+    assert (
+        "## Targets (issue 7)" in md and "## Loops against the vectorised kernels" in md
+    )
     # one table row per non-naive record
     n_rows = sum("speedup" not in rec for rec in quick_results["records"])
     table = md.split("| case | dtype | shape | lalib ms |")[1].split("\n\n")[0]
@@ -117,7 +151,9 @@ def test_markdown_report_says_why_torch_is_missing(quick_results):
 def test_json_round_trip(quick_results, tmp_path):
     path = tmp_path / "r.json"
     harness.write_json(quick_results, path)
-    assert json.loads(path.read_text())["records"] == json.loads(json.dumps(quick_results["records"]))
+    assert json.loads(path.read_text())["records"] == json.loads(
+        json.dumps(quick_results["records"])
+    )
 
 
 def test_cli_writes_json_and_markdown(tmp_path, capsys):
@@ -138,7 +174,11 @@ def test_torch_comparison_when_installed(tmp_path):
     torch = pytest.importorskip("torch")
     threads = harness.blas_threads()
     mod, note = harness.load_torch(threads)
-    assert mod is torch and torch.get_num_threads() == threads and "set_num_threads" in note
+    assert (
+        mod is torch
+        and torch.get_num_threads() == threads
+        and "set_num_threads" in note
+    )
     suite = cases.Suite(cases.QUICK, torch=torch, groups={"linear"}, log=lambda m: None)
     suite.gemm_peak = {"float32": 1.0, "float64": 1.0}
     suite.linear()
@@ -174,8 +214,8 @@ def test_disabled_guard_never_waits():
 
 
 def test_gemm_targets_are_judged_against_the_square_peak(quick_results):
-    # "% of GEMM peak" in the issue is the machine's peak (np.matmul on square matrices),
-    # not the same-shape GEMM, which can be far below it for skinny products.
+    # "% of GEMM peak" in the issue is the machine's peak (np.matmul on square
+    # matrices), not the same-shape GEMM, which can be far below it for skinny products.
     for rec in quick_results["records"]:
         for t in rec["targets"]:
             if "GEMM peak" in t["label"]:
@@ -183,15 +223,15 @@ def test_gemm_targets_are_judged_against_the_square_peak(quick_results):
 
 
 def test_columns_only_is_the_kernels_copy(rng):
-    # The "copying" part the benchmark times builds exactly the columns conv2d multiplies:
-    # the blocks, put side by side, are im2col's matrix (plus the Wq - W' extra columns).
+    # The "copying" part the benchmark times builds exactly the columns conv2d
+    # multiplies: the blocks, put side by side, are im2col's matrix (plus the Wq - W'
+    # extra columns).
     x = rng.standard_normal((3, 2, 5, 4)).astype(np.float32)
-    blk = conv._Blocks(x.shape, (3, 3), (1, 1), (1, 1), x.dtype.itemsize)
     ref = conv.im2col(x, 3, 1, 1).reshape(3, 18, 5, 4)  # (N, CKK, H', W')
     seen = 0
-    for n0, n1, i0, i1, cols in conv._column_blocks(x, blk):
-        got = cols.reshape(n1 - n0, 18, i1 - i0, blk.Wq)[..., : blk.Wo]
-        np.testing.assert_array_equal(got, ref[n0:n1, :, i0:i1])
+    for n0, n1, i0, i1, cols in conv_engine.column_blocks(x, (3, 3), 1, 1):
+        assert cols.shape[:3] == (n1 - n0, 18, i1 - i0)  # (m, CKK, rows, Wq)
+        np.testing.assert_array_equal(cols[..., :4], ref[n0:n1, :, i0:i1])
         seen += (n1 - n0) * (i1 - i0)
     assert seen == 3 * 5
     cases.conv_columns_only(x)  # runs through the same blocks

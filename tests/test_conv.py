@@ -1,6 +1,13 @@
-"""Tests for lalib.conv: naive loops == Toeplitz matrix == im2col + GEMM, and their gradients."""
+"""Tests for lalib.conv: naive loops == Toeplitz matrix == im2col + GEMM, and gradients.
 
-import threading
+Every forward/backward test runs against both implementations of `conv2d_forward` and
+`conv2d_backward`: the readable one in `lalib.conv` (chapter 2) and the fast one in
+`lalib.engine.conv` (chapter 7), so the engine is held to the same answers on every
+shape. The engine's own machinery (blocks, scratch buffers) is tested in
+tests/test_engine_conv.py.
+"""
+
+import inspect
 
 import numpy as np
 import pytest
@@ -9,10 +16,12 @@ from hypothesis import strategies as st
 from scipy.signal import correlate2d
 
 from lalib import conv
+from lalib.engine import conv as engine
 from lalib.gradcheck import check_gradients
 
-# (N, C, H, W, F, KH, KW, stride, padding): batch 1, C > 1, rectangular kernels and images,
-# stride > 1, padding, per-axis pairs, a kernel as large as the padded input, 1x1 kernels.
+# (N, C, H, W, F, KH, KW, stride, padding): batch 1, C > 1, rectangular kernels and
+# images, stride > 1, padding, per-axis pairs, a kernel as large as the padded input,
+# 1x1 kernels.
 CASES = [
     (1, 1, 5, 5, 1, 3, 3, 1, 0),  # the chapter's 3x3 filter over a 5x5 image
     (2, 3, 7, 6, 4, 3, 2, 2, 1),
@@ -24,7 +33,17 @@ CASES = [
     (2, 1, 6, 7, 2, 2, 3, (2, 1), (0, 2)),
     (1, 4, 8, 5, 3, 3, 3, 2, 2),  # stride that does not divide the padded size
 ]
-IDS = [f"N{c[0]}C{c[1]}H{c[2]}W{c[3]}F{c[4]}K{c[5]}x{c[6]}s{c[7]}p{c[8]}" for c in CASES]
+IDS = [
+    f"N{c[0]}C{c[1]}H{c[2]}W{c[3]}F{c[4]}K{c[5]}x{c[6]}s{c[7]}p{c[8]}" for c in CASES
+]
+
+# The two implementations of conv2d_forward / conv2d_backward, same signatures.
+BOTH = pytest.mark.parametrize("impl", [conv, engine], ids=["conv", "engine"])
+
+
+def conv2d(impl, x, w, b=None, stride=1, padding=0):
+    """`impl`'s forward pass without the cache (`conv.conv2d` is always the engine)."""
+    return impl.conv2d_forward(x, w, b, stride, padding)[0]
 
 
 def make(rng, N, C, H, W, F, KH, KW, dtype=np.float64):
@@ -43,28 +62,31 @@ def expected_hw(H, W, KH, KW, stride, padding):
 # ---------------------------------------------------------------- shapes, known answers
 
 
+@BOTH
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_output_shape(rng, case):
+def test_output_shape(rng, impl, case):
     N, C, H, W, F, KH, KW, s, p = case
     x, w, b = make(rng, N, C, H, W, F, KH, KW)
     Ho, Wo = expected_hw(H, W, KH, KW, s, p)
     assert conv.output_size((H, W), (KH, KW), s, p) == (Ho, Wo)
-    assert conv.conv2d(x, w, b, s, p).shape == (N, F, Ho, Wo)
+    assert conv2d(impl, x, w, b, s, p).shape == (N, F, Ho, Wo)
+    assert impl.conv2d(x, w, b, s, p).shape == (N, F, Ho, Wo)
     assert conv.conv2d_naive(x, w, b, s, p).shape == (N, F, Ho, Wo)
     assert conv.im2col(x, (KH, KW), s, p).shape == (N, C * KH * KW, Ho * Wo)
     assert conv.toeplitz_matrix(w, (C, H, W), s, p).shape == (F * Ho * Wo, C * H * W)
 
 
-def test_3x3_filter_over_5x5_image_known_answer():
+@BOTH
+def test_3x3_filter_over_5x5_image_known_answer(impl):
     # The chapter's example: a 3x3 filter slides over a 5x5 image to give a 3x3 output.
     x = np.arange(25.0).reshape(1, 1, 5, 5)
     w = np.array([[[[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]]])  # Laplacian
     # The Laplacian of a linear ramp is zero everywhere in the interior.
-    assert np.array_equal(conv.conv2d(x, w), np.zeros((1, 1, 3, 3)))
+    assert np.array_equal(conv2d(impl, x, w), np.zeros((1, 1, 3, 3)))
     box = np.ones((1, 1, 3, 3))
     # Sum of each 3x3 neighbourhood of 0..24: 9 * centre value.
     centres = np.array([[6.0, 7.0, 8.0], [11.0, 12.0, 13.0], [16.0, 17.0, 18.0]])
-    for out in (conv.conv2d(x, box), conv.conv2d_naive(x, box)):
+    for out in (conv2d(impl, x, box), conv.conv2d(x, box), conv.conv2d_naive(x, box)):
         np.testing.assert_allclose(out[0, 0], 9 * centres)
     T = conv.toeplitz_matrix(box, (1, 5, 5))
     np.testing.assert_allclose(T @ x.ravel(), 9 * centres.ravel())
@@ -72,7 +94,7 @@ def test_3x3_filter_over_5x5_image_known_answer():
 
 def test_toeplitz_known_structure():
     # Stride 1, no padding, one channel: each row is the previous one shifted by one,
-    # except across an output row boundary, where the shift is KW (= skip a pixel row end).
+    # except across an output row boundary, where the shift is KW (= skip a row end).
     w = np.arange(1.0, 5.0).reshape(1, 1, 2, 2)
     T = conv.toeplitz_matrix(w, (1, 3, 3))
     assert T.shape == (4, 9)
@@ -81,11 +103,13 @@ def test_toeplitz_known_structure():
     np.testing.assert_array_equal(T[2], np.roll(T[0], 3))
     np.testing.assert_array_equal(T[3], np.roll(T[0], 4))
     # Every row carries each weight exactly once (no padding).
-    np.testing.assert_array_equal(np.sort(T, axis=1)[:, -4:], np.tile([1, 2, 3, 4], (4, 1)))
+    largest = np.sort(T, axis=1)[:, -4:]
+    np.testing.assert_array_equal(largest, np.tile([1, 2, 3, 4], (4, 1)))
 
 
 def test_toeplitz_padding_drops_out_of_image_weights():
-    # With padding 1, the corner output pixel's window has 5 of its 9 weights in the padding.
+    # With padding 1, the corner output pixel's window has 5 of its 9 weights in the
+    # padding.
     w = np.ones((1, 1, 3, 3))
     T = conv.toeplitz_matrix(w, (1, 4, 4), padding=1)
     nnz_per_row = (T != 0).sum(axis=1).reshape(4, 4)
@@ -113,17 +137,26 @@ def test_col2im_counts_overlaps():
     )
 
 
-def test_matches_scipy_correlate2d_single_channel(rng):
-    # scipy's correlate2d (valid mode) is the same cross-correlation, one channel at a time.
+@BOTH
+def test_matches_scipy_correlate2d_single_channel(rng, impl):
+    # scipy's correlate2d (valid mode) is the same cross-correlation, one channel at a
+    # time.
     x = rng.standard_normal((1, 1, 9, 11))
     w = rng.standard_normal((1, 1, 3, 4))
     expected = correlate2d(x[0, 0], w[0, 0], mode="valid")
-    np.testing.assert_allclose(conv.conv2d_naive(x, w)[0, 0], expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(conv.conv2d(x, w)[0, 0], expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        conv.conv2d_naive(x, w)[0, 0], expected, rtol=1e-12, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        conv2d(impl, x, w)[0, 0], expected, rtol=1e-12, atol=1e-12
+    )
     # "same" with a 3x3 kernel is padding 1.
     w3 = rng.standard_normal((1, 1, 3, 3))
     same = correlate2d(x[0, 0], w3[0, 0], mode="same")
-    np.testing.assert_allclose(conv.conv2d_naive(x, w3, padding=1)[0, 0], same, atol=1e-12)
+    np.testing.assert_allclose(
+        conv.conv2d_naive(x, w3, padding=1)[0, 0], same, atol=1e-12
+    )
+    np.testing.assert_allclose(conv2d(impl, x, w3, padding=1)[0, 0], same, atol=1e-12)
 
 
 def test_multichannel_is_sum_of_scipy_channels(rng):
@@ -137,27 +170,32 @@ def test_multichannel_is_sum_of_scipy_channels(rng):
 # ------------------------------------------------------- the three views agree
 
 
+@BOTH
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_im2col_matches_naive(rng, case):
+def test_im2col_matches_naive(rng, impl, case):
     N, C, H, W, F, KH, KW, s, p = case
     x, w, b = make(rng, N, C, H, W, F, KH, KW)
     np.testing.assert_allclose(
-        conv.conv2d(x, w, b, s, p), conv.conv2d_naive(x, w, b, s, p), rtol=1e-12, atol=1e-12
+        conv2d(impl, x, w, b, s, p),
+        conv.conv2d_naive(x, w, b, s, p),
+        rtol=1e-12,
+        atol=1e-12,
     )
     np.testing.assert_allclose(
-        conv.conv2d(x, w, None, s, p), conv.conv2d_naive(x, w, None, s, p), atol=1e-12
+        conv2d(impl, x, w, None, s, p), conv.conv2d_naive(x, w, None, s, p), atol=1e-12
     )
 
 
+@BOTH
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_toeplitz_matches_naive_and_gives_backward(rng, case):
+def test_toeplitz_matches_naive_and_gives_backward(rng, impl, case):
     N, C, H, W, F, KH, KW, s, p = case
     x, w, b = make(rng, N, C, H, W, F, KH, KW)
     T = conv.toeplitz_matrix(w, (C, H, W), s, p)
-    out, cache = conv.conv2d_forward(x, w, b, s, p)
+    out, cache = impl.conv2d_forward(x, w, b, s, p)
     naive = conv.conv2d_naive(x, w, None, s, p)
     dout = rng.standard_normal(out.shape)
-    dx = conv.conv2d_backward(dout, cache)[0]
+    dx = impl.conv2d_backward(dout, cache)[0]
     for n in range(N):
         np.testing.assert_allclose(T @ x[n].ravel(), naive[n].ravel(), atol=1e-12)
         # The backward pass with respect to the input is multiplication by T transposed.
@@ -169,7 +207,8 @@ def test_toeplitz_columns_are_responses_to_basis_images(rng):
     C, H, W = 2, 4, 5
     w = rng.standard_normal((3, C, 2, 3))
     basis = np.eye(C * H * W).reshape(C * H * W, C, H, W)  # (CHW, C, H, W)
-    responses = conv.conv2d_naive(basis, w, stride=(1, 2), padding=1)  # (CHW, F, H', W')
+    # (CHW, F, H', W')
+    responses = conv.conv2d_naive(basis, w, stride=(1, 2), padding=1)
     T = conv.toeplitz_matrix(w, (C, H, W), stride=(1, 2), padding=1)
     np.testing.assert_allclose(T, responses.reshape(C * H * W, -1).T, atol=1e-15)
 
@@ -185,37 +224,107 @@ def test_col2im_is_adjoint_of_im2col(rng, case):
     np.testing.assert_allclose(np.sum(cols * y), np.sum(x * back), rtol=1e-12)
 
 
-# ------------------------------------------------------------------------ gradients
+# --------------------------------------------- the readable version and the engine
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_gradients_match_central_differences(rng, case):
+def test_engine_equals_the_readable_version(rng, case):
     N, C, H, W, F, KH, KW, s, p = case
     x, w, b = make(rng, N, C, H, W, F, KH, KW)
     out, cache = conv.conv2d_forward(x, w, b, s, p)
+    out_e, cache_e = engine.conv2d_forward(x, w, b, s, p)
+    np.testing.assert_allclose(out_e, out, rtol=1e-12, atol=1e-12)
     dout = rng.standard_normal(out.shape)
     grads = conv.conv2d_backward(dout, cache)
+    grads_e = engine.conv2d_backward(dout, cache_e)
+    for g_e, g in zip(grads_e, grads, strict=True):
+        assert g_e.shape == g.shape and g_e.dtype == g.dtype
+        np.testing.assert_allclose(g_e, g, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_conv2d_is_the_engine(rng, monkeypatch, case):
+    # The public entry point gives the engine's numbers, bit for bit ...
+    N, C, H, W, F, KH, KW, s, p = case
+    x, w, b = make(rng, N, C, H, W, F, KH, KW)
+    expected = engine.conv2d_forward(x, w, b, s, p)[0]
+    np.testing.assert_array_equal(conv.conv2d(x, w, b, s, p), expected)
+    # ... because it calls the engine's forward pass, with its arguments.
+    forward, calls = engine.conv2d_forward, []
+
+    def spy(*args, **kwargs):
+        calls.append(inspect.signature(forward).bind(*args, **kwargs).arguments)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "conv2d_forward", spy)
+    np.testing.assert_array_equal(conv.conv2d(x, w, b, s, p), expected)
+    assert len(calls) == 1
+    assert calls[0]["x"] is x and calls[0]["w"] is w and calls[0]["b"] is b
+    assert (calls[0]["stride"], calls[0]["padding"]) == (s, p)
+
+
+def test_readable_cache_keeps_the_columns(rng):
+    x, w, b = make(rng, 2, 3, 6, 5, 4, 3, 2)
+    _, (x_c, w_c, cols, stride, padding) = conv.conv2d_forward(x, w, b, (2, 1), 1)
+    np.testing.assert_array_equal(x_c, x)
+    np.testing.assert_array_equal(w_c, w)
+    np.testing.assert_array_equal(cols, conv.im2col(x, (3, 2), (2, 1), 1))
+    assert (stride, padding) == ((2, 1), (1, 1))
+
+
+def test_caches_are_not_interchangeable(rng):
+    # Each backward pass takes its own forward pass's cache, and says so otherwise.
+    x, w, b = make(rng, 2, 3, 5, 5, 4, 3, 3)
+    out, cache = conv.conv2d_forward(x, w, b, padding=1)
+    _, cache_e = engine.conv2d_forward(x, w, b, padding=1)
+    dout = rng.standard_normal(out.shape)
+    with pytest.raises(ValueError, match=r"lalib\.engine\.conv\.conv2d_forward"):
+        engine.conv2d_backward(dout, cache)
+    with pytest.raises(ValueError, match=r"lalib\.conv\.conv2d_forward"):
+        conv.conv2d_backward(dout, cache_e)
+    for bad in ((x, w), [x, w, None, (1, 1), (1, 1)], None):
+        for impl in (conv, engine):
+            with pytest.raises(ValueError, match=r"cache must"):
+                impl.conv2d_backward(dout, bad)
+
+
+# ------------------------------------------------------------------------ gradients
+
+
+@BOTH
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_gradients_match_central_differences(rng, impl, case):
+    N, C, H, W, F, KH, KW, s, p = case
+    x, w, b = make(rng, N, C, H, W, F, KH, KW)
+    out, cache = impl.conv2d_forward(x, w, b, s, p)
+    dout = rng.standard_normal(out.shape)
+    grads = impl.conv2d_backward(dout, cache)
     assert [g.shape for g in grads] == [x.shape, w.shape, b.shape]
-    errors = check_gradients(lambda x, w, b: conv.conv2d(x, w, b, s, p), (x, w, b), grads, dout)
+    assert all(g.dtype == np.float64 for g in grads)
+    errors = check_gradients(
+        lambda x, w, b: conv2d(impl, x, w, b, s, p), (x, w, b), grads, dout
+    )
     assert max(errors) < 1e-8, errors
 
 
-def test_backward_without_bias_gives_bias_gradient(rng):
+@BOTH
+def test_backward_without_bias_gives_bias_gradient(rng, impl):
     # db is returned even when forward had no bias: the gradient a bias would receive.
     x, w, _ = make(rng, 2, 2, 5, 5, 3, 3, 3)
-    out, cache = conv.conv2d_forward(x, w)
+    out, cache = impl.conv2d_forward(x, w)
     dout = rng.standard_normal(out.shape)
-    db = conv.conv2d_backward(dout, cache)[2]
+    db = impl.conv2d_backward(dout, cache)[2]
     np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)))
 
 
-def test_backward_does_not_modify_dout(rng):
+@BOTH
+def test_backward_does_not_modify_dout(rng, impl):
     x, w, b = make(rng, 2, 2, 5, 5, 3, 3, 3)
-    out, cache = conv.conv2d_forward(x, w, b, 1, 1)
+    out, cache = impl.conv2d_forward(x, w, b, 1, 1)
     dout = rng.standard_normal(out.shape)
     dout_copy = dout.copy()
     x_copy = x.copy()
-    conv.conv2d_backward(dout, cache)
+    impl.conv2d_backward(dout, cache)
     np.testing.assert_array_equal(dout, dout_copy)
     np.testing.assert_array_equal(x, x_copy)
 
@@ -223,37 +332,52 @@ def test_backward_does_not_modify_dout(rng):
 # --------------------------------------------------------------------------- dtypes
 
 
+@BOTH
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_dtype_is_kept(rng, dtype):
+def test_dtype_is_kept(rng, impl, dtype):
     x, w, b = make(rng, 2, 3, 6, 6, 4, 3, 3, dtype)
-    out, cache = conv.conv2d_forward(x, w, b.astype(np.float64), 2, 1)  # float64 bias: cast
+    # A float64 bias is cast to the dtype of x and w.
+    out, cache = impl.conv2d_forward(x, w, b.astype(np.float64), 2, 1)
     assert out.dtype == dtype
-    dx, dw, db = conv.conv2d_backward(np.ones(out.shape, dtype=np.float64), cache)
+    dx, dw, db = impl.conv2d_backward(np.ones(out.shape, dtype=np.float64), cache)
     assert (dx.dtype, dw.dtype, db.dtype) == (dtype, dtype, dtype)
+    assert impl.conv2d(x, w, b, 2, 1).dtype == dtype
     assert conv.conv2d_naive(x, w, b, 2, 1).dtype == dtype
     assert conv.im2col(x, 3, 2, 1).dtype == dtype
     assert conv.col2im(conv.im2col(x, 3, 2, 1), x.shape, 3, 2, 1).dtype == dtype
     assert conv.toeplitz_matrix(w, (3, 6, 6), 2, 1).dtype == dtype
 
 
-def test_float32_agrees_with_float64(rng):
+@BOTH
+def test_float32_agrees_with_float64(rng, impl):
     x, w, b = make(rng, 2, 8, 10, 10, 6, 3, 3)
-    out32 = conv.conv2d(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), 1, 1)
-    np.testing.assert_allclose(out32, conv.conv2d(x, w, b, 1, 1), rtol=1e-4, atol=1e-4)
+    x32, w32, b32 = (a.astype(np.float32) for a in (x, w, b))
+    out32, cache32 = impl.conv2d_forward(x32, w32, b32, 1, 1)
+    out, cache = impl.conv2d_forward(x, w, b, 1, 1)
+    np.testing.assert_allclose(out32, out, rtol=1e-4, atol=1e-4)
+    dout = rng.standard_normal(out.shape)
+    grads32 = impl.conv2d_backward(dout.astype(np.float32), cache32)
+    for g32, g in zip(grads32, impl.conv2d_backward(dout, cache), strict=True):
+        assert g32.dtype == np.float32
+        np.testing.assert_allclose(g32, g, rtol=1e-3, atol=1e-3)
 
 
-def test_integer_input_becomes_float64():
+@BOTH
+def test_integer_input_becomes_float64(impl):
     x = np.arange(25).reshape(1, 1, 5, 5)
     w = np.ones((1, 1, 3, 3), dtype=int)
-    out = conv.conv2d(x, w)
+    out = conv2d(impl, x, w)
     assert out.dtype == np.float64
     np.testing.assert_array_equal(out, conv.conv2d_naive(x, w))
 
 
-def test_non_contiguous_input(rng):
+@BOTH
+def test_non_contiguous_input(rng, impl):
     x = rng.standard_normal((5, 5, 2, 3)).transpose(2, 3, 0, 1)  # (2, 3, 5, 5), a view
     w = rng.standard_normal((2, 3, 3, 3))
-    np.testing.assert_allclose(conv.conv2d(x, w, None, 1, 1), conv.conv2d_naive(x, w, None, 1, 1))
+    np.testing.assert_allclose(
+        conv2d(impl, x, w, None, 1, 1), conv.conv2d_naive(x, w, None, 1, 1)
+    )
 
 
 # ------------------------------------------------------------------------ bad input
@@ -263,10 +387,31 @@ def test_non_contiguous_input(rng):
     "x_shape, w_shape, b_shape, stride, padding, match",
     [
         ((2, 3, 5, 5), (4, 2, 3, 3), None, 1, 0, r"C=3 channels .*\(2, 3, 5, 5\).*C=2"),
-        ((3, 5, 5), (4, 3, 3, 3), None, 1, 0, r"x must have 4 dimensions .*\(3, 5, 5\)"),
+        (
+            (3, 5, 5),
+            (4, 3, 3, 3),
+            None,
+            1,
+            0,
+            r"x must have 4 dimensions .*\(3, 5, 5\)",
+        ),
         ((1, 3, 5, 5), (3, 3, 3), None, 1, 0, r"w must have 4 dimensions"),
-        ((1, 3, 5, 5), (4, 3, 3, 3), (3,), 1, 0, r"b must have shape \(F,\) = \(4,\), got \(3,\)"),
-        ((1, 3, 5, 5), (4, 3, 7, 3), None, 1, 0, r"kernel .*\(7, 3\) is larger .*\(5, 5\)"),
+        (
+            (1, 3, 5, 5),
+            (4, 3, 3, 3),
+            (3,),
+            1,
+            0,
+            r"b must have shape \(F,\) = \(4,\), got \(3,\)",
+        ),
+        (
+            (1, 3, 5, 5),
+            (4, 3, 7, 3),
+            None,
+            1,
+            0,
+            r"kernel .*\(7, 3\) is larger .*\(5, 5\)",
+        ),
         ((1, 3, 5, 5), (4, 3, 8, 8), None, 1, 1, r"\(8, 8\) is larger .*\(7, 7\)"),
         ((1, 3, 5, 5), (4, 3, 3, 3), None, 0, 0, r"stride must be an int >= 1"),
         ((1, 3, 5, 5), (4, 3, 3, 3), None, -1, 0, r"stride"),
@@ -276,7 +421,17 @@ def test_non_contiguous_input(rng):
         ((1, 3, 5, 5), (4, 3, 3, 3), None, True, 0, r"stride"),
     ],
 )
-@pytest.mark.parametrize("fn", [conv.conv2d, conv.conv2d_naive])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        conv.conv2d,
+        conv.conv2d_naive,
+        conv.conv2d_forward,
+        engine.conv2d_forward,
+        engine.conv2d,
+    ],
+    ids=["conv2d", "conv2d_naive", "conv2d_forward", "engine_forward", "engine_conv2d"],
+)
 def test_bad_input_raises(fn, x_shape, w_shape, b_shape, stride, padding, match):
     x, w = np.zeros(x_shape), np.zeros(w_shape)
     b = None if b_shape is None else np.zeros(b_shape)
@@ -284,16 +439,23 @@ def test_bad_input_raises(fn, x_shape, w_shape, b_shape, stride, padding, match)
         fn(x, w, b, stride, padding)
 
 
-def test_bad_dout_raises(rng):
+@BOTH
+def test_bad_dout_raises(rng, impl):
     x, w, b = make(rng, 2, 3, 5, 5, 4, 3, 3)
-    out, cache = conv.conv2d_forward(x, w, b)
+    out, cache = impl.conv2d_forward(x, w, b)
     with pytest.raises(ValueError, match=r"\(2, 4, 3, 3\).*got \(2, 4, 9\)"):
-        conv.conv2d_backward(np.zeros((2, 4, 9)), cache)
+        impl.conv2d_backward(np.zeros((2, 4, 9)), cache)
 
 
-def test_complex_input_raises():
-    with pytest.raises(ValueError, match="real numbers"):
-        conv.conv2d(np.zeros((1, 1, 3, 3), dtype=complex), np.zeros((1, 1, 2, 2)))
+@BOTH
+def test_complex_input_raises(impl):
+    x, w = np.zeros((1, 1, 3, 3), dtype=complex), np.zeros((1, 1, 2, 2))
+    for fn in (conv.conv2d, impl.conv2d, impl.conv2d_forward):
+        with pytest.raises(ValueError, match="real numbers"):
+            fn(x, w)
+    _, cache = impl.conv2d_forward(x.real, w)
+    with pytest.raises(ValueError, match="dout must hold real numbers"):
+        impl.conv2d_backward(np.zeros((1, 1, 2, 2), dtype=complex), cache)
 
 
 def test_toeplitz_bad_input_raises():
@@ -311,7 +473,9 @@ def test_im2col_col2im_bad_input_raises():
         conv.im2col(np.zeros((3, 5, 5)), 3)
     with pytest.raises(ValueError, match=r"kernel_size"):
         conv.im2col(np.zeros((1, 3, 5, 5)), 0)
-    with pytest.raises(ValueError, match=r"cols must have shape .*\(1, 27, 9\).*got \(1, 27, 8\)"):
+    with pytest.raises(
+        ValueError, match=r"cols must have shape .*\(1, 27, 9\).*got \(1, 27, 8\)"
+    ):
         conv.col2im(np.zeros((1, 27, 8)), (1, 3, 5, 5), 3)
     with pytest.raises(ValueError, match=r"x_shape must be"):
         conv.col2im(np.zeros((1, 27, 9)), (3, 5, 5), 3)
@@ -333,27 +497,32 @@ def conv_problems(draw):
     return (N, C, H, W, F, KH, KW, (sh, sw), (ph, pw), seed)
 
 
+@BOTH
 @given(conv_problems())
-def test_property_three_views_agree(problem):
+def test_property_three_views_agree(impl, problem):
     N, C, H, W, F, KH, KW, s, p, seed = problem
     x, w, b = make(np.random.default_rng(seed), N, C, H, W, F, KH, KW)
-    fast = conv.conv2d(x, w, b, s, p)
-    np.testing.assert_allclose(fast, conv.conv2d_naive(x, w, b, s, p), rtol=1e-10, atol=1e-10)
+    fast = conv2d(impl, x, w, b, s, p)
+    np.testing.assert_allclose(
+        fast, conv.conv2d_naive(x, w, b, s, p), rtol=1e-10, atol=1e-10
+    )
     T = conv.toeplitz_matrix(w, (C, H, W), s, p)
-    via_T = (x.reshape(N, -1) @ T.T).reshape(fast.shape) + b[:, None, None]  # T @ x[n], all n
+    # T @ x[n] for all n at once, plus the bias
+    via_T = (x.reshape(N, -1) @ T.T).reshape(fast.shape) + b[:, None, None]
     np.testing.assert_allclose(fast, via_T, rtol=1e-10, atol=1e-10)
 
 
+@BOTH
 @given(conv_problems())
-def test_property_backward_is_the_adjoint(problem):
+def test_property_backward_is_the_adjoint(impl, problem):
     # conv2d is bilinear in (x, w): <conv(x, w), dout> = <x, dx> = <w, dw>, exactly
     # (no finite differences), and db sums dout over everything but F.
     N, C, H, W, F, KH, KW, s, p, seed = problem
     rng = np.random.default_rng(seed)
     x, w, _ = make(rng, N, C, H, W, F, KH, KW)
-    out, cache = conv.conv2d_forward(x, w, None, s, p)
+    out, cache = impl.conv2d_forward(x, w, None, s, p)
     dout = rng.standard_normal(out.shape)
-    dx, dw, db = conv.conv2d_backward(dout, cache)
+    dx, dw, db = impl.conv2d_backward(dout, cache)
     inner = np.sum(out * dout)
     scale = np.sqrt(np.sum(out**2) * np.sum(dout**2)) + 1e-300
     assert abs(inner - np.sum(x * dx)) <= 1e-10 * scale
@@ -361,89 +530,20 @@ def test_property_backward_is_the_adjoint(problem):
     np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)), atol=1e-12)
 
 
-# ------------------------------------------------------- cache-sized blocks (the fast path)
-
-# Block sizes that force every way of cutting a batch: one output row per block, a few
-# uneven bands per image, groups of images with a smaller last group, the whole batch.
-BLOCK_BYTES = [1, 3 * 8 * 9 * 12, 2 * 8 * 9 * 12 * 10, 2**30]
+# ------------------------------------------------------------------- empty problems
 
 
-@pytest.mark.parametrize("block_bytes", BLOCK_BYTES)
-@pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_blocks_give_the_same_forward_and_backward(rng, monkeypatch, case, block_bytes):
-    N, C, H, W, F, KH, KW, s, p = case
-    x, w, b = make(rng, N + 2, C, H, W, F, KH, KW)  # N + 2: groups that do not divide N
-    monkeypatch.setattr(conv, "COLUMN_BLOCK_BYTES", block_bytes)
-    out, cache = conv.conv2d_forward(x, w, b, s, p)
-    np.testing.assert_allclose(out, conv.conv2d_naive(x, w, b, s, p), rtol=1e-12, atol=1e-12)
-    dout = rng.standard_normal(out.shape)
-    dx, dw, db = conv.conv2d_backward(dout, cache)
-    T = conv.toeplitz_matrix(w, (C, H, W), s, p)  # dx[n] = T.T dout[n]; dw from im2col
-    np.testing.assert_allclose(dx.reshape(len(x), -1), dout.reshape(len(x), -1) @ T, atol=1e-12)
-    cols = conv.im2col(x, (KH, KW), s, p)  # (N, CKK, H'W')
-    dw_ref = np.einsum("nfp,nkp->fk", dout.reshape(len(x), F, -1), cols).reshape(w.shape)
-    np.testing.assert_allclose(dw, dw_ref, atol=1e-11)
-    np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)), atol=1e-12)
-
-
-def test_blocks_cover_every_row_and_image_once(monkeypatch):
-    row_bytes = 3 * 3 * 3 * 12 * 8  # C * KH * KW * Wq * itemsize below
-    for block_bytes in BLOCK_BYTES + [5 * row_bytes, 30 * row_bytes]:  # + bands of 4, groups of 2
-        monkeypatch.setattr(conv, "COLUMN_BLOCK_BYTES", block_bytes)
-        blk = conv._Blocks((7, 3, 12, 10), (3, 3), (1, 1), (1, 1), 8)  # geometry only: no arrays
-        rows = [i for i0, i1 in blk.bands for i in range(i0, i1)]
-        images = [n for n0, n1 in blk.groups(7) for n in range(n0, n1)]
-        assert rows == list(range(12)) and images == list(range(7))
-        assert blk.g == 1 or blk.bands == [(0, 12)]  # bands only of single images
-        sizes = [i1 - i0 for i0, i1 in blk.bands]
-        assert max(sizes) - min(sizes) <= 1  # even bands: no sliver at the end
-
-
-def test_scratch_reuse_across_shapes_keeps_padding_zero(rng):
-    # The padded-image scratch is shared between calls: a large call leaves non-zero data
-    # where a smaller, differently shaped call expects its zero border.
-    big = make(rng, 2, 3, 12, 12, 2, 3, 3)
-    small = make(rng, 3, 2, 5, 4, 2, 3, 3)
-    conv.conv2d(*big, padding=2)
-    for x, w, b in (small, big, small):
-        np.testing.assert_allclose(conv.conv2d(x, w, b, padding=1),
-                                   conv.conv2d_naive(x, w, b, padding=1), atol=1e-12)
-
-
-def test_cache_holds_the_input_not_the_columns(rng):
-    x, w, b = make(rng, 4, 8, 16, 16, 4, 3, 3)
-    _, cache = conv.conv2d_forward(x, w, b, padding=1)
-    held = sum(a.nbytes for a in cache if isinstance(a, np.ndarray))
-    assert held <= x.nbytes + w.nbytes  # not the 9x larger im2col matrix
-
-
-def test_scratch_kept_between_calls_is_bounded(rng, monkeypatch):
-    monkeypatch.setattr(conv, "SCRATCH_KEEP_BYTES", 4096)
-    x, w, b = make(rng, 2, 4, 20, 20, 3, 3, 3)  # padded copy: 2 * 4 * 22 * 22 * 8 > 4096 bytes
-    monkeypatch.setattr(conv, "_scratch", threading.local())  # start from nothing
-    np.testing.assert_allclose(conv.conv2d(x, w, b, padding=1), conv.conv2d_naive(x, w, b, padding=1),
-                               atol=1e-12)
-    kept = conv._scratch.__dict__.get("bufs", {})
-    assert all(buf.nbytes <= 4096 for buf in kept.values())
-
-
-def test_scratch_is_per_thread(rng):
-    # Two threads convolving at once must not share column buffers.
-    from concurrent.futures import ThreadPoolExecutor
-    problems = [make(np.random.default_rng(s), 3, 5, 12, 12, 4, 3, 3) for s in range(8)]
-    with ThreadPoolExecutor(4) as pool:
-        outs = list(pool.map(lambda p: conv.conv2d(*p, padding=1), problems))
-    for (x, w, b), out in zip(problems, outs):
-        np.testing.assert_allclose(out, conv.conv2d_naive(x, w, b, padding=1), atol=1e-12)
-
-
-@pytest.mark.parametrize("x_shape, w_shape", [((0, 3, 5, 5), (2, 3, 3, 3)),  # no images
-                                              ((2, 0, 5, 5), (2, 0, 3, 3))])  # no channels
-def test_empty_batch_or_channels(rng, x_shape, w_shape):
+@BOTH
+@pytest.mark.parametrize(
+    "x_shape, w_shape",
+    [((0, 3, 5, 5), (2, 3, 3, 3)), ((2, 0, 5, 5), (2, 0, 3, 3))],  # no images/channels
+    ids=["no_images", "no_channels"],
+)
+def test_empty_batch_or_channels(rng, impl, x_shape, w_shape):
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
-    out, cache = conv.conv2d_forward(x, w, padding=1)
+    out, cache = impl.conv2d_forward(x, w, padding=1)
     assert out.shape == (x_shape[0], w_shape[0], 5, 5)
     np.testing.assert_array_equal(out, conv.conv2d_naive(x, w, padding=1))
-    dx, dw, db = conv.conv2d_backward(rng.standard_normal(out.shape), cache)
+    dx, dw, db = impl.conv2d_backward(rng.standard_normal(out.shape), cache)
     assert dx.shape == x.shape and dw.shape == w.shape and db.shape == (w_shape[0],)
     assert not np.any(dx) and not np.any(dw)  # empty, or no images to learn from

@@ -20,19 +20,38 @@ import pytest
 
 F32 = np.float32
 
-# The math modules. Display modules (widgets, plots_*) draw pictures and are not listed.
-MODULES = ("linear", "activations", "losses", "conv", "attention", "mlp", "optim", "decomp", "data",
-           "gradcheck")
+# The math modules and the engine. lalib.display and lalib.exercises draw pictures and
+# check answers; lalib.timing measures time: none of them has float input to keep.
+MODULES = (
+    "linear",
+    "activations",
+    "losses",
+    "conv",
+    "attention",
+    "mlp",
+    "optim",
+    "decomp",
+    "data",
+    "gradcheck",
+    "engine.conv",
+    "engine.attention",
+)
 
 NOT_KERNELS = {
     "conv.output_size": "integer arithmetic on sizes",
     "attention.causal_mask": "builds a boolean mask from two integers",
     "optim.gd_rate": "returns a Python float (a contraction factor), no array",
-    "mlp.predict": "returns integer class indices (its float work is mlp_forward, covered)",
+    "mlp.predict": (
+        "returns integer class indices (its float work is mlp_forward, covered)"
+    ),
     "mlp.accuracy": "returns a Python float (its float work is mlp_forward, covered)",
-    "gradcheck.numerical_gradient": "finite differences are float64 on purpose (a test tool)",
+    "gradcheck.numerical_gradient": (
+        "finite differences are float64 on purpose (a test tool)"
+    ),
     "gradcheck.relative_error": "a test tool returning a Python float",
-    "gradcheck.check_gradients": "finite differences are float64 on purpose (a test tool)",
+    "gradcheck.check_gradients": (
+        "finite differences are float64 on purpose (a test tool)"
+    ),
 }
 
 
@@ -53,7 +72,7 @@ def floating_arrays(obj):
             yield from floating_arrays(item)
 
 
-# ----------------------------------------------------------------------------- the cases
+# ---------------------------------------------------------------------------- the cases
 
 
 def _linear(rng):
@@ -86,7 +105,10 @@ def _activations(rng):
         "activations.relu_forward": (out, cache),
         "activations.relu_backward": act.relu_backward(f32(rng, 4, 5), cache),
         "activations.relu": act.relu(x),
-        "activations.softmax": (p, act.softmax(np.array([1e4, 0.0, -np.inf], dtype=F32))),
+        "activations.softmax": (
+            p,
+            act.softmax(np.array([1e4, 0.0, -np.inf], dtype=F32)),
+        ),
         "activations.softmax_backward": act.softmax_backward(f32(rng, 4, 5), p),
     }
 
@@ -96,7 +118,9 @@ def _losses(rng):
 
     return {
         "losses.squared_error": losses.squared_error(f32(rng, 4, 3), f32(rng, 4, 3)),
-        "losses.softmax_cross_entropy": losses.softmax_cross_entropy(f32(rng, 4, 3), np.array([0, 2, 1, 0])),
+        "losses.softmax_cross_entropy": losses.softmax_cross_entropy(
+            f32(rng, 4, 3), np.array([0, 2, 1, 0])
+        ),
     }
 
 
@@ -108,7 +132,9 @@ def _conv(rng):
     cols = conv.im2col(x, (3, 2), stride=(2, 1), padding=1)
     return {
         "conv.conv2d_naive": conv.conv2d_naive(x, w, b, stride=(2, 1), padding=1),
-        "conv.toeplitz_matrix": conv.toeplitz_matrix(w, (3, 6, 5), stride=(2, 1), padding=1),
+        "conv.toeplitz_matrix": conv.toeplitz_matrix(
+            w, (3, 6, 5), stride=(2, 1), padding=1
+        ),
         "conv.im2col": cols,
         "conv.col2im": conv.col2im(cols, x.shape, (3, 2), stride=(2, 1), padding=1),
         "conv.conv2d_forward": (out, cache),
@@ -122,21 +148,28 @@ def _attention(rng):
 
     Q, K, V = f32(rng, 2, 3, 5, 4), f32(rng, 2, 3, 6, 4), f32(rng, 2, 3, 6, 2)
     mask = rng.random((5, 6)) < 0.7
-    # A float64 NumPy scalar as the scale, as `1 / np.sqrt(d_k)` gives: must not promote.
+    # A float64 NumPy scalar as the scale, as `1 / np.sqrt(d_k)` gives: must not
+    # promote.
     scale = 1 / np.sqrt(np.float64(4))
     out, cache = att.attention_forward(Q, K, V, mask=mask, scale=scale)
     x_q, x_kv = f32(rng, 2, 5, 6), f32(rng, 2, 7, 3)
     W_q, W_k, W_v, W_o = f32(rng, 6, 8), f32(rng, 3, 8), f32(rng, 3, 4), f32(rng, 4, 6)
-    mha_out, mha_cache = att.multi_head_attention_forward(x_q, x_kv, W_q, W_k, W_v, W_o, 2, causal=True)
+    mha_out, mha_cache = att.multi_head_attention_forward(
+        x_q, x_kv, W_q, W_k, W_v, W_o, 2, causal=True
+    )
     return {
         "attention.attention_forward": (out, cache),
-        "attention.attention_backward": att.attention_backward(f32(rng, *out.shape), cache),
+        "attention.attention_backward": att.attention_backward(
+            f32(rng, *out.shape), cache
+        ),
         "attention.scaled_dot_product_attention": (
             att.scaled_dot_product_attention(Q, K, V),
             att.scaled_dot_product_attention(Q, K, V, scale=scale, causal=True),
             att.scaled_dot_product_attention(Q, K, V, scale=scale, need_weights=False),
         ),
-        "attention.attention_naive": att.attention_naive(Q, K, V, mask=mask, scale=scale),
+        "attention.attention_naive": att.attention_naive(
+            Q, K, V, mask=mask, scale=scale
+        ),
         "attention.attention_blockwise": (
             att.attention_blockwise(Q, K, V, block_size=4),
             att.attention_blockwise(Q, K, V, block_size=4, mask=mask, scale=scale),
@@ -146,8 +179,51 @@ def _attention(rng):
         "attention.merge_heads": att.merge_heads(att.split_heads(x_q, 2)),
         "attention.multi_head_attention_forward": (mha_out, mha_cache),
         "attention.multi_head_attention_backward": att.multi_head_attention_backward(
-            f32(rng, *mha_out.shape), mha_cache),
-        "attention.multi_head_attention": att.multi_head_attention(x_q, x_kv, W_q, W_k, W_v, W_o, 2),
+            f32(rng, *mha_out.shape), mha_cache
+        ),
+        "attention.multi_head_attention": att.multi_head_attention(
+            x_q, x_kv, W_q, W_k, W_v, W_o, 2
+        ),
+    }
+
+
+def _engine_conv(rng):
+    from lalib.engine import conv
+
+    x, w, b = f32(rng, 2, 3, 6, 5), f32(rng, 4, 3, 3, 2), np.zeros(4)  # float64 bias
+    out, cache = conv.conv2d_forward(x, w, b, stride=(2, 1), padding=1)
+    return {
+        "engine.conv.column_blocks": [
+            cols.copy() for *_, cols in conv.column_blocks(x, (3, 2), padding=1)
+        ],
+        "engine.conv.conv2d_forward": (out, cache),
+        "engine.conv.conv2d_backward": conv.conv2d_backward(
+            f32(rng, *out.shape), cache
+        ),
+        "engine.conv.conv2d": conv.conv2d(x, w, b, stride=(2, 1), padding=1),
+    }
+
+
+def _engine_attention(rng):
+    from lalib.engine import attention as att
+
+    Q, K, V = f32(rng, 2, 3, 5, 4), f32(rng, 2, 3, 6, 4), f32(rng, 2, 3, 6, 2)
+    mask = rng.random((5, 6)) < 0.7
+    scale = 1 / np.sqrt(np.float64(4))  # a float64 NumPy scalar must not promote
+    return {
+        "engine.attention.softmax_rows_inplace": att.softmax_rows_inplace(
+            f32(rng, 3, 7)
+        ),
+        "engine.attention.attention_forward": att.attention_forward(
+            Q, K, V, mask=mask, scale=scale
+        ),
+        "engine.attention.scaled_dot_product_attention": (
+            att.scaled_dot_product_attention(Q, K, V, scale=scale, causal=True),
+            att.scaled_dot_product_attention(Q, K, V, scale=scale, need_weights=False),
+        ),
+        "engine.attention.attention_blockwise": att.attention_blockwise(
+            Q, K, V, block_size=2, mask=mask, scale=scale
+        ),
     }
 
 
@@ -165,7 +241,8 @@ def _mlp(rng):
         "mlp.mlp_backward": mlp.mlp_backward(f32(rng, *scores.shape), caches),
         "mlp.mlp_loss": mlp.mlp_loss(params, x, labels),
         # train updates the parameters in place: they must still be float32 afterwards
-        # (its history of losses and accuracies is a record of Python floats, not checked).
+        # (its history of losses and accuracies is a record of Python floats, not
+        # checked).
         "mlp.train": trained,
     }
 
@@ -180,10 +257,17 @@ def _optim(rng):
         "optim.quadratic_loss": optim.quadratic_loss(xs, A, b),
         "optim.quadratic_grad": optim.quadratic_grad(xs, A, b),
         "optim.quadratic_minimizer": optim.quadratic_minimizer(A, b),
-        "optim.gd_step": (optim.gd_step(xs[0], xs[1], 0.1), optim.gd_step([xs[0], xs[1]], [xs[2], xs[3]], 0.1)),
+        "optim.gd_step": (
+            optim.gd_step(xs[0], xs[1], 0.1),
+            optim.gd_step([xs[0], xs[1]], [xs[2], xs[3]], 0.1),
+        ),
         "optim.gradient_descent": (
-            optim.gradient_descent(lambda x: optim.quadratic_grad(x, A, b), xs[0], 0.1, 5),
-            optim.gradient_descent(lambda x: optim.quadratic_grad(x, A, b), xs[0], 0.1, 5, momentum=0.5),
+            optim.gradient_descent(
+                lambda x: optim.quadratic_grad(x, A, b), xs[0], 0.1, 5
+            ),
+            optim.gradient_descent(
+                lambda x: optim.quadratic_grad(x, A, b), xs[0], 0.1, 5, momentum=0.5
+            ),
         ),
     }
 
@@ -216,30 +300,92 @@ def _data(rng):
     }
 
 
-BUILDERS = (_linear, _linear_layer, _activations, _losses, _conv, _attention, _mlp, _optim, _decomp,
-            _data)
+BUILDERS = (
+    _linear,
+    _linear_layer,
+    _activations,
+    _losses,
+    _conv,
+    _attention,
+    _mlp,
+    _optim,
+    _decomp,
+    _data,
+    _engine_conv,
+    _engine_attention,
+)
 CASE_MODULE = {
-    "_linear": "linear", "_linear_layer": "linear", "_activations": "activations", "_losses": "losses",
-    "_conv": "conv", "_attention": "attention", "_mlp": "mlp", "_optim": "optim", "_decomp": "decomp",
+    "_linear": "linear",
+    "_linear_layer": "linear",
+    "_activations": "activations",
+    "_losses": "losses",
+    "_conv": "conv",
+    "_attention": "attention",
+    "_mlp": "mlp",
+    "_optim": "optim",
+    "_decomp": "decomp",
     "_data": "data",
+    "_engine_conv": "engine.conv",
+    "_engine_attention": "engine.attention",
 }
 # Which function names each builder produces, so a case can be parametrised by name.
 CASES = {
     "linear": ["linear_forward", "linear_backward", "linear"],
     "linear_layer": ["LinearLayer"],
-    "activations": ["relu_forward", "relu_backward", "relu", "softmax", "softmax_backward"],
+    "activations": [
+        "relu_forward",
+        "relu_backward",
+        "relu",
+        "softmax",
+        "softmax_backward",
+    ],
     "losses": ["squared_error", "softmax_cross_entropy"],
-    "conv": ["conv2d_naive", "toeplitz_matrix", "im2col", "col2im", "conv2d_forward", "conv2d_backward",
-             "conv2d"],
-    "attention": ["attention_forward", "attention_backward", "scaled_dot_product_attention",
-                  "attention_naive", "attention_blockwise", "split_heads", "merge_heads",
-                  "multi_head_attention_forward", "multi_head_attention_backward",
-                  "multi_head_attention"],
+    "conv": [
+        "conv2d_naive",
+        "toeplitz_matrix",
+        "im2col",
+        "col2im",
+        "conv2d_forward",
+        "conv2d_backward",
+        "conv2d",
+    ],
+    "attention": [
+        "attention_forward",
+        "attention_backward",
+        "scaled_dot_product_attention",
+        "attention_naive",
+        "attention_blockwise",
+        "split_heads",
+        "merge_heads",
+        "multi_head_attention_forward",
+        "multi_head_attention_backward",
+        "multi_head_attention",
+    ],
     "mlp": ["init_params", "mlp_forward", "mlp_backward", "mlp_loss", "train"],
-    "optim": ["quadratic_loss", "quadratic_grad", "quadratic_minimizer", "gd_step", "gradient_descent"],
-    "decomp": ["covariance", "pca", "pca_transform", "pca_reconstruct", "lstsq_normal_equations",
-               "lstsq_qr", "lstsq_svd"],
+    "optim": [
+        "quadratic_loss",
+        "quadratic_grad",
+        "quadratic_minimizer",
+        "gd_step",
+        "gradient_descent",
+    ],
+    "decomp": [
+        "covariance",
+        "pca",
+        "pca_transform",
+        "pca_reconstruct",
+        "lstsq_normal_equations",
+        "lstsq_qr",
+        "lstsq_svd",
+    ],
     "data": ["load_digits", "train_test_split", "sample_image"],
+    "engine_conv": ["column_blocks", "conv2d_forward", "conv2d_backward", "conv2d"],
+    "engine_attention": [
+        "softmax_rows_inplace",
+        "attention_forward",
+        "scaled_dot_product_attention",
+        "attention_blockwise",
+    ],
 }
 PARAMS = [
     (builder, f"{CASE_MODULE[builder.__name__]}.{name}")
@@ -263,14 +409,20 @@ def test_every_public_function_is_covered():
     for name in MODULES:
         module = importlib.import_module(f"lalib.{name}")
         for attr, obj in vars(module).items():
-            if attr.startswith("_") or not callable(obj) or getattr(obj, "__module__", None) != module.__name__:
+            if (
+                attr.startswith("_")
+                or not callable(obj)
+                or getattr(obj, "__module__", None) != module.__name__
+            ):
                 continue
             if not (inspect.isfunction(obj) or inspect.isclass(obj)):
                 continue
             qualname = f"{name}.{attr}"
             if qualname not in covered and qualname not in NOT_KERNELS:
                 missing.append(qualname)
-    assert not missing, f"public functions with no float32 case in tests/test_dtypes.py: {missing}"
+    assert not missing, (
+        f"public functions with no float32 case in tests/test_dtypes.py: {missing}"
+    )
 
 
 def test_the_check_can_fail():

@@ -1,0 +1,412 @@
+"""Fast 2-D convolution: im2col + matrix products, the columns built in cached blocks.
+
+The same functions as `lalib.conv`, with the same signatures and return conventions
+(`conv2d_forward`, `conv2d_backward`, `conv2d`), computing the same numbers; the
+tests check both against each other, against the loops of `lalib.conv.conv2d_naive`
+and against the Toeplitz matrix. `lalib.conv.conv2d` calls `conv2d_forward` here.
+Chapter 7, "Matrix multiplication is the engine", explains and measures what follows.
+
+Why not build all the columns, as `lalib.conv.im2col` does? Because they take
+``KH * KW`` times the memory of the input: the copy writes all of them out to main
+memory and the matrix product reads them back, and at C = 64 channels that traffic
+took about as long as the product itself. So the columns are built for a few images
+(or a band of output rows of one image) at a time, in one reused buffer of about
+`COLUMN_BLOCK_BYTES` that is still in the CPU cache when the product reads it, and
+each block's product is written straight into the output. The backward pass rebuilds
+the columns the same way instead of keeping them (the cache holds only the input and
+the filters) and folds each block's column gradients back onto the pixels while they
+are still in cache.
+
+Two more details make the copy cheap:
+
+- scratch buffers (the padded images, the columns, the block products) are kept per
+  thread between calls, up to `SCRATCH_KEEP_BYTES` each, because the first write to
+  freshly allocated memory costs a page fault per page;
+- with stride 1 the images are padded into a flat buffer in which moving the window
+  is a plain offset, so each row of columns is one long contiguous copy (see
+  `_Blocks`).
+
+`column_blocks` yields the blocks of columns alone, without the products: the
+benchmark times the copy with it.
+"""
+
+import math
+import threading
+from typing import NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from lalib._checks import as_float_array, check_ndim
+from lalib.conv import _pair, _validate, output_size
+
+__all__ = [
+    "COLUMN_BLOCK_BYTES",
+    "SCRATCH_KEEP_BYTES",
+    "column_blocks",
+    "conv2d",
+    "conv2d_backward",
+    "conv2d_forward",
+]
+
+#: Target size, in bytes, of one block of im2col columns in `conv2d_forward` and
+#: `conv2d_backward`: small enough that the columns are still in the CPU cache when
+#: the matrix product reads them back.
+COLUMN_BLOCK_BYTES = 4 * 2**20
+
+#: Largest scratch buffer, in bytes, that a thread keeps between calls; larger ones
+#: (the padded copy of a very large image) are allocated for the call and freed after.
+SCRATCH_KEEP_BYTES = 32 * 2**20
+
+_scratch = threading.local()  # per-thread scratch buffers of the conv kernels
+
+
+def _take(buf, shape):
+    """The first ``prod(shape)`` entries of the flat buffer `buf`, C-contiguous."""
+    return buf[: math.prod(shape)].reshape(shape)
+
+
+def _workspace(name, size, dtype):
+    """A flat scratch array of at least `size` entries, kept between calls (per thread).
+
+    Fresh memory is not free: the first write to every page of a new allocation costs
+    a page fault, and on the machine the benchmarks ran on that made a freshly
+    allocated column block cost more than the copy into it. So each thread keeps one
+    buffer per `name` and dtype, grown when a larger one is needed, up to
+    `SCRATCH_KEEP_BYTES` each (a few MiB for the book's layers). Callers must not
+    return views of it.
+    """
+    dtype = np.dtype(dtype)
+    if size * dtype.itemsize > SCRATCH_KEEP_BYTES:
+        return np.empty(size, dtype=dtype)  # too big to keep around
+    bufs = _scratch.__dict__.setdefault("bufs", {})
+    key = (name, dtype)
+    if key not in bufs or bufs[key].size < size:
+        bufs[key] = np.empty(size, dtype=dtype)
+    return bufs[key]
+
+
+class _Blocks:
+    """How `conv2d_forward` and `conv2d_backward` cut a batch into cache-sized blocks.
+
+    A block is either ``g`` whole images or one band of output rows of one image,
+    chosen so that its columns, ``C*KH*KW`` rows by (rows x ``Wq``) columns, take about
+    `COLUMN_BLOCK_BYTES`.
+
+    The images are copied into a zero-padded buffer with each channel flattened,
+    ``flat[n, c, h * Wp + w] = x_pad[n, c, h, w]`` (plus ``KW - 1`` spare zeros at the
+    end). With stride 1, moving the window by ``(u, v)`` is then just an offset of
+    ``u * Wp + v`` in that flat array, so the im2col row for kernel offset ``(u, v)``
+    and channel ``c``, over a band of output rows, is one *contiguous* slice of
+    ``flat[n, c]`` and is copied as one long run instead of row by row. The price is
+    that each output row is computed ``Wq = Wp`` wide: its last ``KW - 1`` entries
+    straddle the right edge and are thrown away (``(KW - 1) / Wp`` extra work, 6 % at
+    32 x 32 with 3 x 3). With a larger stride the windows are gathered row by row and
+    ``Wq = W'``: nothing is wasted.
+    """
+
+    def __init__(self, x_shape, kernel, stride, padding, itemsize):
+        N, C, H, W = x_shape
+        (KH, KW), (sh, sw), (ph, pw) = kernel, stride, padding
+        self.Ho, self.Wo = output_size((H, W), (KH, KW), stride, padding)
+        self.Hp, self.Wp = H + 2 * ph, W + 2 * pw
+        self.Wq = self.Wp if (sh, sw) == (1, 1) else self.Wo  # width of a row of cols
+        self.kernel, self.stride = (KH, KW), (sh, sw)
+        self.inner = (slice(ph, ph + H), slice(pw, pw + W))
+        row_bytes = max(1, C * KH * KW * self.Wq * itemsize)  # one output row's columns
+        rows_fit = max(1, COLUMN_BLOCK_BYTES // row_bytes)
+        if rows_fit >= self.Ho:
+            # Whole images fit: take several per block (>= 1, even if N = 0).
+            self.g, self.bands = max(1, min(N, rows_fit // self.Ho)), [(0, self.Ho)]
+        else:  # one image is too big: bands of output rows, as even as possible
+            self.g = 1
+            n_bands = -(-self.Ho // rows_fit)  # ceil division
+            edges = [self.Ho * k // n_bands for k in range(n_bands + 1)]
+            self.bands = list(zip(edges[:-1], edges[1:], strict=True))
+        # The stride-1 windows read KW - 1 entries past the end of the last row.
+        self.flat_len = self.Hp * self.Wp + KW - 1
+
+    def buffer(self, name, n_rows, dtype):
+        """Scratch space for `n_rows` rows of the largest block (g x rows x Wq)."""
+        rows = max(i1 - i0 for i0, i1 in self.bands)
+        return _workspace(name, self.g * n_rows * rows * self.Wq, dtype)
+
+    def padded(self, name, C, dtype):
+        """Zeroed scratch (g, C, flat_len) for padded images."""
+        shape = (self.g, C, self.flat_len)
+        flat = _take(_workspace(name, math.prod(shape), dtype), shape)
+        flat.fill(0)
+        return flat
+
+    def groups(self, N):
+        """Image ranges ``(n0, n1)`` of at most ``g`` images."""
+        return [(n, min(n + self.g, N)) for n in range(0, N, self.g)]
+
+    def interior(self, flat):
+        """The (g, C, H, W) view of `flat` (g, C, flat_len) where the images go."""
+        g, C = flat.shape[:2]
+        padded = flat[:, :, : self.Hp * self.Wp].reshape(g, C, self.Hp, self.Wp)
+        return padded[:, :, self.inner[0], self.inner[1]]  # (g, C, H, W)
+
+    def window(self, flat, u, v, i0, i1):
+        """View (g, C, i1 - i0, Wq) of `flat`: kernel offset (u, v), rows i0..i1-1.
+
+        ``window[n, c, i, j] = flat[n, c, ((i0 + i) * sh + u) * Wp + v + j * sw]``: the
+        pixel that kernel entry ``(u, v)`` meets at output pixel ``(i0 + i, j)``.
+        """
+        (sh, sw), s = self.stride, flat.strides
+        start = (i0 * sh + u) * self.Wp + v
+        return as_strided(
+            flat[:, :, start:],
+            shape=flat.shape[:2] + (i1 - i0, self.Wq),  # (g, C, rows, Wq)
+            strides=(s[0], s[1], sh * self.Wp * s[2], sw * s[2]),
+        )
+
+    def columns(self, flat, i0, i1, cols):
+        """Fill `cols` (g, C, KH, KW, rows, Wq) with the columns of rows i0..i1-1."""
+        KH, KW = self.kernel
+        for u in range(KH):
+            for v in range(KW):
+                # One long copy per (n, c) with stride 1.
+                cols[:, :, u, v] = self.window(flat, u, v, i0, i1)
+        return cols
+
+
+def _column_blocks(x, blk):
+    """Yield ``(n0, n1, i0, i1, cols)`` for every block of `x` (N, C, H, W) by `blk`.
+
+    ``cols`` (n1 - n0, C*KH*KW, (i1 - i0) * Wq) holds the im2col columns of output rows
+    i0..i1-1 of images n0..n1-1. It lives in scratch memory and is overwritten by the
+    next block: use it before asking for the next one.
+    """
+    (N, C), (KH, KW) = x.shape[:2], blk.kernel
+    flat = blk.padded("x", C, x.dtype)  # padded images; the border stays 0
+    buf = blk.buffer("cols", C * KH * KW, x.dtype)
+    for n0, n1 in blk.groups(N):
+        m = n1 - n0
+        blk.interior(flat[:m])[...] = x[n0:n1]
+        for i0, i1 in blk.bands:
+            r = i1 - i0
+            cols = _take(buf, (m, C, KH, KW, r, blk.Wq))  # (m, C, KH, KW, r, Wq)
+            cols = blk.columns(flat[:m], i0, i1, cols)
+            yield n0, n1, i0, i1, cols.reshape(m, C * KH * KW, r * blk.Wq)
+
+
+def column_blocks(x, kernel_size, stride=1, padding=0):
+    """Yield the im2col columns of a batch by blocks, as `conv2d_forward` builds them.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    kernel_size : int or pair of int
+        ``(KH, KW)``.
+    stride, padding : int or pair of int
+
+    Yields
+    ------
+    n0, n1, i0, i1 : int
+        The block covers images ``n0..n1-1`` and output rows ``i0..i1-1``.
+    cols : ndarray, shape (n1 - n0, C * KH * KW, i1 - i0, Wq)
+        ``cols[..., :W']`` equals ``lalib.conv.im2col(x, ...)`` for those images and
+        rows, reshaped to (N, C*KH*KW, H', W'). With stride 1, ``Wq = W + 2 * pw``
+        and the last ``Wq - W'`` entries of each row are spare (the kernels compute
+        and drop them); otherwise ``Wq = W'``.
+
+    Notes
+    -----
+    The copying part of the fast kernels alone: the benchmark times it. `cols` lives
+    in this thread's scratch memory, shared with `conv2d_forward` and
+    `conv2d_backward`: it is overwritten by the next block, so use it before asking
+    for the next one, and do not run a convolution of this module in the same thread
+    until the generator is finished.
+
+    Examples
+    --------
+    >>> from lalib.conv import im2col
+    >>> x = np.arange(32.0).reshape(2, 1, 4, 4)
+    >>> for n0, n1, i0, i1, cols in column_blocks(x, 3):
+    ...     print(n0, n1, i0, i1, cols.shape)
+    ...     ok = np.array_equal(cols[..., :2].reshape(2, 9, 4), im2col(x, 3))
+    0 2 0 2 (2, 9, 2, 4)
+    >>> ok
+    True
+    """
+    x = as_float_array(x, "x")
+    check_ndim(x, 4, "x", "(N, C, H, W)")
+    kernel = _pair(kernel_size, "kernel_size", 1)
+    stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
+    C = x.shape[1]
+    blk = _Blocks(x.shape, kernel, stride, padding, x.dtype.itemsize)
+    ckk = C * kernel[0] * kernel[1]
+    for n0, n1, i0, i1, cols in _column_blocks(x, blk):
+        yield n0, n1, i0, i1, cols.reshape(n1 - n0, ckk, i1 - i0, blk.Wq)
+
+
+class _Cache(NamedTuple):
+    """What `conv2d_backward` needs: input, filters and geometry (not the columns)."""
+
+    x: np.ndarray  # (N, C, H, W)
+    w: np.ndarray  # (F, C, KH, KW)
+    stride: tuple
+    padding: tuple
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0):
+    """2-D convolution of a batch as im2col + matrix products, in cache-sized blocks.
+
+    Same signature, result and checks as `lalib.conv.conv2d_forward`.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    w : ndarray, shape (F, C, KH, KW)
+    b : ndarray, shape (F,), optional
+    stride, padding : int or pair of int
+
+    Returns
+    -------
+    out : ndarray, shape (N, F, H', W')
+        In the dtype of ``np.result_type(x, w)`` (float32 stays float32; `b` is cast).
+    cache : tuple
+        What `conv2d_backward` (of this module) needs: the input, the filters and the
+        geometry. The backward pass rebuilds the columns block by block rather than
+        keeping all of them, which would take ``KH * KW`` times the memory of the
+        input.
+
+    Raises
+    ------
+    ValueError
+        Wrong rank, channel mismatch between `x` and `w`, `b` not (F,), stride < 1,
+        padding < 0, or a kernel larger than the padded input.
+
+    Notes
+    -----
+    The arithmetic is the product of `lalib.conv.im2col` in chapter 2,
+
+        out[n] = w.reshape(F, C*KH*KW) @ cols[n]    # (F, CKK) @ (CKK, H'W')
+
+    but the columns are built for a few images (or a band of rows) at a time, in one
+    reused buffer of about `COLUMN_BLOCK_BYTES` that stays in cache, and each block's
+    product is written straight into the output; see `_Blocks` for the flat-offset
+    trick that makes each stride-1 copy one long run.
+
+    Examples
+    --------
+    >>> from lalib.conv import conv2d_naive
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(2, 3, 8, 8)).astype(np.float32)
+    >>> w = rng.normal(size=(4, 3, 3, 3)).astype(np.float32)
+    >>> out, cache = conv2d_forward(x, w, stride=2, padding=1)
+    >>> out.shape, out.dtype
+    ((2, 4, 4, 4), dtype('float32'))
+    >>> bool(np.allclose(out, conv2d_naive(x, w, stride=2, padding=1), atol=1e-5))
+    True
+    """
+    x, w, b, stride, padding = _validate(x, w, b, stride, padding)
+    (N, C), F, (KH, KW) = x.shape[:2], w.shape[0], w.shape[2:]
+    blk = _Blocks(x.shape, (KH, KW), stride, padding, x.dtype.itemsize)
+    Wo, Wq = blk.Wo, blk.Wq
+    w_mat = w.reshape(F, C * KH * KW)  # rows in the (C, KH, KW) order of the columns
+    out = np.empty((N, F, blk.Ho, Wo), dtype=x.dtype)  # (N, F, H', W')
+    prod_buf = blk.buffer("prod", F, x.dtype)
+    for n0, n1, i0, i1, cols in _column_blocks(x, blk):  # cols: (m, CKK, r*Wq)
+        m, r = n1 - n0, i1 - i0
+        # (F, CKK) @ (m, CKK, r*Wq) -> (m, F, r*Wq)
+        p = np.matmul(w_mat, cols, out=_take(prod_buf, (m, F, r * Wq)))
+        p = p.reshape(m, F, r, Wq)[..., :Wo]  # drop the columns past the right edge
+        if b is None:
+            out[n0:n1, :, i0:i1] = p
+        else:  # bias on the way out
+            np.add(p, b[:, None, None], out=out[n0:n1, :, i0:i1])
+    return out, _Cache(x, w, stride, padding)
+
+
+def conv2d_backward(dout, cache):
+    """Gradients of `conv2d_forward` given the upstream gradient `dout`.
+
+    Same signature, results and checks as `lalib.conv.conv2d_backward`.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, F, H', W')
+        dL/d(out).
+    cache : tuple
+        From `conv2d_forward` of this module (a cache from `lalib.conv` goes to
+        `lalib.conv.conv2d_backward`).
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C, H, W)
+        ``col2im(w_mat.T @ dout[n])``: the gradient reaching each column is scattered
+        back to the pixels it was copied from.
+    dw : ndarray, shape (F, C, KH, KW)
+        ``sum_n dout[n] @ cols[n].T``.
+    db : ndarray, shape (F,)
+        ``dout.sum(axis=(0, 2, 3))``, returned even when the forward pass had no bias.
+
+    Raises
+    ------
+    ValueError
+        If `dout` does not have the output's shape, or `cache` does not come from
+        this module's `conv2d_forward`.
+
+    Notes
+    -----
+    Block by block, as in the forward pass: the columns of a block are rebuilt in
+    cache, ``dw_mat += dout_block @ cols_block.T``, and ``dcols = w_mat.T @
+    dout_block`` is folded back (col2im) into the padded images at once, while it is
+    still in cache.
+    """
+    if not isinstance(cache, _Cache):
+        raise ValueError(
+            "cache must come from lalib.engine.conv.conv2d_forward, got a "
+            f"{type(cache).__name__} (a cache from lalib.conv.conv2d_forward goes to "
+            "lalib.conv.conv2d_backward)"
+        )
+    x, w, stride, padding = cache
+    (N, C), F, (KH, KW) = x.shape[:2], w.shape[0], w.shape[2:]
+    blk = _Blocks(x.shape, (KH, KW), stride, padding, x.dtype.itemsize)
+    Ho, Wo, Wq = blk.Ho, blk.Wo, blk.Wq
+    dout = as_float_array(dout, "dout")
+    if dout.shape != (N, F, Ho, Wo):
+        raise ValueError(
+            f"dout must have the output's shape (N, F, H', W') = {(N, F, Ho, Wo)}, "
+            f"got {dout.shape}"
+        )
+    dout = dout.astype(x.dtype, copy=False)
+    w_mat = w.reshape(F, C * KH * KW)  # (F, CKK)
+    db = dout.sum(axis=(0, 2, 3))  # (F,)
+    dw_mat = np.zeros((F, C * KH * KW), dtype=x.dtype)  # (F, CKK)
+    dx = np.empty(x.shape, dtype=x.dtype)  # (N, C, H, W)
+    dflat = blk.padded("dx", C, x.dtype)  # gradient of the padded images, padding too
+    dcols_buf = blk.buffer("dcols", C * KH * KW, x.dtype)
+    dq_buf = blk.buffer("prod", F, x.dtype)
+    for n0, n1, i0, i1, cols in _column_blocks(x, blk):  # cols: (m, CKK, r*Wq)
+        m, r = n1 - n0, i1 - i0
+        d = _take(dq_buf, (m, F, r, Wq))  # dout of the block, Wq wide
+        d[..., :Wo] = dout[n0:n1, :, i0:i1]
+        d[..., Wo:] = 0  # so the columns past the right edge contribute nothing below
+        d = d.reshape(m, F, r * Wq)  # (m, F, r*Wq)
+        # out[n] = w_mat @ cols[n], so dw_mat = sum_n dout[n] @ cols[n].T
+        for k in range(m):
+            dw_mat += d[k] @ cols[k].T  # (F, r*Wq) @ (r*Wq, CKK), a transposed view
+        # ... and dcols[n] = w_mat.T @ dout[n], folded back onto the pixels (col2im).
+        dc = _take(dcols_buf, (m, C * KH * KW, r * Wq))
+        dc = np.matmul(w_mat.T, d, out=dc)  # (CKK, F) @ (m, F, r*Wq) -> (m, CKK, r*Wq)
+        dc = dc.reshape(m, C, KH, KW, r, Wq)  # (m, C, KH, KW, r, Wq)
+        if i0 == 0:
+            dflat[:m] = 0  # a new group of images
+        for u in range(KH):
+            for v in range(KW):
+                blk.window(dflat[:m], u, v, i0, i1)[...] += dc[:, :, u, v]
+        if i1 == Ho:  # the group's last band: its images are complete
+            dx[n0:n1] = blk.interior(dflat[:m])  # drop the padding
+    return dx, dw_mat.reshape(w.shape), db
+
+
+def conv2d(x, w, b=None, stride=1, padding=0):
+    """2-D convolution (cross-correlation), NCHW; `conv2d_forward` without the cache.
+
+    Parameters and return value as in `conv2d_forward`; `lalib.conv.conv2d` calls it.
+    """
+    return conv2d_forward(x, w, b, stride, padding)[0]

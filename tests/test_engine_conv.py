@@ -1,0 +1,212 @@
+"""Tests for lalib.engine.conv's machinery: cache-sized blocks and scratch buffers.
+
+That the engine computes the same convolution and gradients as the readable
+`lalib.conv` (and the loops, and the Toeplitz matrix) is tested in tests/test_conv.py,
+which runs every forward/backward test against both. Here: every way of cutting a
+batch into blocks gives the same answers, the scratch memory is reused safely, and the
+public `column_blocks` yields exactly im2col's columns.
+"""
+
+import inspect
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from lalib import conv
+from lalib.engine import conv as engine
+
+# (N, C, H, W, F, KH, KW, stride, padding): the shapes of tests/test_conv.py.
+CASES = [
+    (1, 1, 5, 5, 1, 3, 3, 1, 0),
+    (2, 3, 7, 6, 4, 3, 2, 2, 1),
+    (1, 2, 6, 8, 3, 2, 3, 1, 2),
+    (3, 1, 9, 9, 2, 3, 3, 3, 0),
+    (2, 2, 5, 7, 2, 1, 1, 2, 0),
+    (1, 3, 4, 4, 2, 4, 4, 1, 0),  # kernel = whole image: a 1x1 output
+    (2, 2, 3, 3, 3, 5, 5, 1, 1),  # kernel = whole padded image
+    (2, 1, 6, 7, 2, 2, 3, (2, 1), (0, 2)),
+    (1, 4, 8, 5, 3, 3, 3, 2, 2),  # stride that does not divide the padded size
+]
+IDS = [
+    f"N{c[0]}C{c[1]}H{c[2]}W{c[3]}F{c[4]}K{c[5]}x{c[6]}s{c[7]}p{c[8]}" for c in CASES
+]
+
+# Block sizes that force every way of cutting a batch: one output row per block, a few
+# uneven bands per image, groups of images with a smaller last group, the whole batch.
+BLOCK_BYTES = [1, 3 * 8 * 9 * 12, 2 * 8 * 9 * 12 * 10, 2**30]
+
+
+def make(rng, N, C, H, W, F, KH, KW, dtype=np.float64):
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    w = rng.standard_normal((F, C, KH, KW)).astype(dtype)
+    b = rng.standard_normal(F).astype(dtype)
+    return x, w, b
+
+
+def test_public_names():
+    assert sorted(engine.__all__) == sorted(
+        [
+            "COLUMN_BLOCK_BYTES",
+            "SCRATCH_KEEP_BYTES",
+            "column_blocks",
+            "conv2d",
+            "conv2d_backward",
+            "conv2d_forward",
+        ]
+    )
+    assert all(hasattr(engine, name) for name in engine.__all__)
+    # Same signatures as the readable versions in lalib.conv.
+    for name in ("conv2d_forward", "conv2d_backward", "conv2d"):
+        theirs = inspect.signature(getattr(conv, name))
+        assert inspect.signature(getattr(engine, name)) == theirs, name
+
+
+# ------------------------------------------------------------------ cache-sized blocks
+
+
+@pytest.mark.parametrize("block_bytes", BLOCK_BYTES)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_blocks_give_the_same_forward_and_backward(rng, monkeypatch, case, block_bytes):
+    N, C, H, W, F, KH, KW, s, p = case
+    x, w, b = make(rng, N + 2, C, H, W, F, KH, KW)  # N + 2: groups that do not divide N
+    monkeypatch.setattr(engine, "COLUMN_BLOCK_BYTES", block_bytes)
+    out, cache = engine.conv2d_forward(x, w, b, s, p)
+    np.testing.assert_allclose(
+        out, conv.conv2d_naive(x, w, b, s, p), rtol=1e-12, atol=1e-12
+    )
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = engine.conv2d_backward(dout, cache)
+    T = conv.toeplitz_matrix(w, (C, H, W), s, p)  # dx[n] = T.T dout[n]; dw from im2col
+    np.testing.assert_allclose(
+        dx.reshape(len(x), -1), dout.reshape(len(x), -1) @ T, atol=1e-12
+    )
+    cols = conv.im2col(x, (KH, KW), s, p)  # (N, CKK, H'W')
+    dw_ref = np.einsum("nfp,nkp->fk", dout.reshape(len(x), F, -1), cols)
+    np.testing.assert_allclose(dw, dw_ref.reshape(w.shape), atol=1e-11)
+    np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)), atol=1e-12)
+    # And the readable version's gradients, which build all the columns at once.
+    _, cache_ref = conv.conv2d_forward(x, w, b, s, p)
+    for g, g_ref in zip(
+        (dx, dw, db), conv.conv2d_backward(dout, cache_ref), strict=True
+    ):
+        np.testing.assert_allclose(g, g_ref, rtol=1e-11, atol=1e-11)
+
+
+def test_blocks_cover_every_row_and_image_once(monkeypatch):
+    row_bytes = 3 * 3 * 3 * 12 * 8  # C * KH * KW * Wq * itemsize below
+    # + bands of 4, groups of 2
+    for block_bytes in BLOCK_BYTES + [5 * row_bytes, 30 * row_bytes]:
+        monkeypatch.setattr(engine, "COLUMN_BLOCK_BYTES", block_bytes)
+        # Geometry only: no arrays.
+        blk = engine._Blocks((7, 3, 12, 10), (3, 3), (1, 1), (1, 1), 8)
+        rows = [i for i0, i1 in blk.bands for i in range(i0, i1)]
+        images = [n for n0, n1 in blk.groups(7) for n in range(n0, n1)]
+        assert rows == list(range(12)) and images == list(range(7))
+        assert blk.g == 1 or blk.bands == [(0, 12)]  # bands only of single images
+        sizes = [i1 - i0 for i0, i1 in blk.bands]
+        assert max(sizes) - min(sizes) <= 1  # even bands: no sliver at the end
+
+
+def test_scratch_reuse_across_shapes_keeps_padding_zero(rng):
+    # The padded-image scratch is shared between calls: a large call leaves non-zero
+    # data where a smaller, differently shaped call expects its zero border.
+    big = make(rng, 2, 3, 12, 12, 2, 3, 3)
+    small = make(rng, 3, 2, 5, 4, 2, 3, 3)
+    engine.conv2d(*big, padding=2)
+    for x, w, b in (small, big, small):
+        np.testing.assert_allclose(
+            engine.conv2d(x, w, b, padding=1),
+            conv.conv2d_naive(x, w, b, padding=1),
+            atol=1e-12,
+        )
+
+
+def test_cache_holds_the_input_not_the_columns(rng):
+    x, w, b = make(rng, 4, 8, 16, 16, 4, 3, 3)
+    _, cache = engine.conv2d_forward(x, w, b, padding=1)
+    held = sum(a.nbytes for a in cache if isinstance(a, np.ndarray))
+    assert held <= x.nbytes + w.nbytes  # not the 9x larger im2col matrix
+    # The readable version keeps the columns: the cost the engine avoids.
+    _, cache_ref = conv.conv2d_forward(x, w, b, padding=1)
+    held_ref = sum(a.nbytes for a in cache_ref if isinstance(a, np.ndarray))
+    assert held_ref >= 9 * x.nbytes
+
+
+def test_scratch_kept_between_calls_is_bounded(rng, monkeypatch):
+    monkeypatch.setattr(engine, "SCRATCH_KEEP_BYTES", 4096)
+    # padded copy: 2 * 4 * 22 * 22 * 8 > 4096 bytes
+    x, w, b = make(rng, 2, 4, 20, 20, 3, 3, 3)
+    monkeypatch.setattr(engine, "_scratch", threading.local())  # start from nothing
+    out, cache = engine.conv2d_forward(x, w, b, padding=1)
+    np.testing.assert_allclose(out, conv.conv2d_naive(x, w, b, padding=1), atol=1e-12)
+    engine.conv2d_backward(np.ones_like(out), cache)
+    kept = engine._scratch.__dict__.get("bufs", {})
+    assert all(buf.nbytes <= 4096 for buf in kept.values())
+
+
+def test_scratch_is_per_thread():
+    # Threads convolving at once must not share column buffers.
+    problems = [make(np.random.default_rng(s), 3, 5, 12, 12, 4, 3, 3) for s in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(lambda p: engine.conv2d(*p, padding=1), problems))
+    for (x, w, b), out in zip(problems, outs, strict=True):
+        np.testing.assert_allclose(
+            out, conv.conv2d_naive(x, w, b, padding=1), atol=1e-12
+        )
+
+
+def test_scratch_is_per_thread_backward():
+    # The backward pass too: its own scratch (padded gradients, column gradients).
+    def grads(p):
+        x, w, b = p
+        out, cache = engine.conv2d_forward(x, w, b, padding=1)
+        return engine.conv2d_backward(np.ones_like(out), cache)
+
+    problems = [make(np.random.default_rng(s), 3, 5, 12, 12, 4, 3, 3) for s in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(grads, problems))
+    for (x, w, b), got in zip(problems, results, strict=True):
+        out, cache = conv.conv2d_forward(x, w, b, padding=1)
+        expected = conv.conv2d_backward(np.ones_like(out), cache)
+        for g, g_ref in zip(got, expected, strict=True):
+            np.testing.assert_allclose(g, g_ref, atol=1e-11)
+
+
+# ------------------------------------------------------------ the public column blocks
+
+
+@pytest.mark.parametrize("block_bytes", BLOCK_BYTES)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_column_blocks_are_im2col(rng, monkeypatch, case, block_bytes):
+    # Put side by side, the blocks are im2col's matrix (plus the Wq - W' spare columns).
+    N, C, H, W, F, KH, KW, s, p = case
+    x, _, _ = make(rng, N + 2, C, H, W, F, KH, KW)
+    monkeypatch.setattr(engine, "COLUMN_BLOCK_BYTES", block_bytes)
+    Ho, Wo = conv.output_size((H, W), (KH, KW), s, p)
+    ref = conv.im2col(x, (KH, KW), s, p).reshape(N + 2, C * KH * KW, Ho, Wo)
+    seen = np.zeros((N + 2, Ho), dtype=int)
+    for n0, n1, i0, i1, cols in engine.column_blocks(x, (KH, KW), s, p):
+        assert cols.shape[:3] == (n1 - n0, C * KH * KW, i1 - i0)
+        assert cols.shape[3] >= Wo
+        np.testing.assert_array_equal(cols[..., :Wo], ref[n0:n1, :, i0:i1])
+        seen[n0:n1, i0:i1] += 1
+    assert np.all(seen == 1)  # every output row of every image, once
+
+
+def test_column_blocks_keeps_float32(rng):
+    x = rng.standard_normal((3, 2, 5, 4)).astype(np.float32)
+    blocks = list(engine.column_blocks(x, 3, 1, 1))
+    assert blocks and all(cols.dtype == np.float32 for *_, cols in blocks)
+
+
+def test_column_blocks_bad_input_raises():
+    with pytest.raises(ValueError, match=r"x must have 4 dimensions"):
+        next(engine.column_blocks(np.zeros((3, 5, 5)), 3))
+    with pytest.raises(ValueError, match=r"kernel_size"):
+        next(engine.column_blocks(np.zeros((1, 3, 5, 5)), 0))
+    with pytest.raises(ValueError, match=r"larger"):
+        next(engine.column_blocks(np.zeros((1, 3, 5, 5)), 7))
+    with pytest.raises(ValueError, match=r"real numbers"):
+        next(engine.column_blocks(np.zeros((1, 3, 5, 5), dtype=complex), 3))
