@@ -16,8 +16,17 @@ n_q     number of queries, n_k number of keys
 d_k     query/key width, d_v value width
 ======  ==========================================
 
-Display helpers (matplotlib, ipywidgets) live in :mod:`lalib.widgets` and are never
-imported by the math modules, so ``import lalib`` needs NumPy alone.
+The package is layered:
+
+- The kernel modules (:mod:`lalib.linear`, :mod:`lalib.conv`, :mod:`lalib.attention`,
+  ...) need NumPy alone (:mod:`lalib.timing`, the standard library alone); they are
+  written the way the chapters teach them.
+- :mod:`lalib.engine` holds fast versions of the convolution and attention kernels,
+  with the same signatures and the same numbers; ``conv.conv2d`` and
+  ``attention.scaled_dot_product_attention`` call into it.
+- :mod:`lalib.display` (figures and widgets) and :mod:`lalib.exercises` (the chapters'
+  exercise checkers) need the ``book`` extra (matplotlib, ipywidgets). Nothing in the
+  kernels imports them, so ``import lalib`` needs NumPy alone.
 """
 
 from lalib.linear import LinearLayer

@@ -4,14 +4,14 @@ import ipywidgets as widgets
 import numpy as np
 import pytest
 
-from lalib.widgets import figure_png, new_figure, precomputed_player
+from lalib.display.figures import figure_png, new_figure
+from lalib.display.players import precomputed_player
 
 
 def _render(a, b):
     fig, ax = new_figure(figsize=(1, 1))
     ax.plot([0, 1], [a, b])
     return fig
-
 
 
 def test_every_combination_is_rendered_once():
@@ -21,23 +21,29 @@ def test_every_combination_is_rendered_once():
         calls.append((a, b))
         return _render(a, b)
 
-    player = precomputed_player(render, {"a": {"0": 0, "1": 1}, "b": {"x": 2, "y": 3, "z": 4}})
+    player = precomputed_player(
+        render, {"a": {"0": 0, "1": 1}, "b": {"x": 2, "y": 3, "z": 4}}
+    )
     assert sorted(calls) == sorted((a, b) for a in (0, 1) for b in (2, 3, 4))
     assert set(player.frames) == {(a, b) for a in "01" for b in "xyz"}
     assert all(png.startswith(b"\x89PNG") for png in player.frames.values())
 
 
 def test_nested_stacks_and_links_select_the_right_frame():
-    player = precomputed_player(_render, {"a": {"0": 0, "1": 1}, "b": {"x": 2, "y": 3}}, play="b")
+    player = precomputed_player(
+        _render, {"a": {"0": 0, "1": 1}, "b": {"x": 2, "y": 3}}, play="b"
+    )
     slider_a = player.children[0]
     play_box = player.children[1]
     play, slider_b = play_box.children
     outer = player.children[2]
     assert isinstance(play, widgets.Play) and play.max == 1
     assert isinstance(outer, widgets.Stack) and len(outer.children) == 2
-    # Every inner Stack is linked to slider b, the outer one to slider a, Play to slider b.
-    pairs = {(id(lk.source[0]), lk.source[1], id(lk.target[0]), lk.target[1])
-             for lk in player.links}
+    # Every inner Stack is linked to slider b, the outer one to slider a, Play to b.
+    pairs = {
+        (id(lk.source[0]), lk.source[1], id(lk.target[0]), lk.target[1])
+        for lk in player.links
+    }
     assert (id(slider_a), "index", id(outer), "selected_index") in pairs
     for inner in outer.children:
         assert (id(slider_b), "index", id(inner), "selected_index") in pairs
@@ -49,8 +55,12 @@ def test_nested_stacks_and_links_select_the_right_frame():
 
 
 def test_initial_labels_select_the_starting_frame():
-    player = precomputed_player(_render, {"a": {"0": 0, "1": 1}, "b": {"x": 2, "y": 3}},
-                                play="b", initial={"a": "1", "b": "y"})
+    player = precomputed_player(
+        _render,
+        {"a": {"0": 0, "1": 1}, "b": {"x": 2, "y": 3}},
+        play="b",
+        initial={"a": "1", "b": "y"},
+    )
     slider_a, play_box, outer = player.children
     play, slider_b = play_box.children
     assert slider_a.value == "1" and slider_b.value == "y" and play.value == 1

@@ -1,11 +1,11 @@
-"""The exercise checkers of the convolution chapter accept right answers and reject wrong ones."""
+"""lalib.exercises.conv: the checkers of chapter 2 accept right answers only."""
 
 import numpy as np
 import pytest
 
 from lalib import conv
 from lalib.exercises import Check
-from lalib.exercises_conv import (
+from lalib.exercises.conv import (
     check_conv_function,
     check_shift_filter,
     check_toeplitz_count,
@@ -18,7 +18,7 @@ def test_check_is_truthy_and_explains():
 
 
 def test_toeplitz_count():
-    # 6 x 6 image, 3 x 3, padding 1: 36 x 36; per axis the windows hold 2,3,3,3,3,2 pixels.
+    # 6 x 6 image, 3 x 3, padding 1: 36 x 36; per axis windows hold 2,3,3,3,3,2 pixels.
     per_axis = 2 + 3 * 4 + 2
     assert check_toeplitz_count((36, 36), per_axis**2)
     assert not check_toeplitz_count((36, 36), 36 * 9)  # forgetting the padding
@@ -49,8 +49,14 @@ def _good(x, w, stride, padding):
     [
         (_good, True),
         (lambda x, w, s, p: conv.conv2d(x, w, None, s, p), True),
-        (lambda x, w, s, p: _good(x, w, s, p).astype(np.float64), False),  # promotes dtype
-        (lambda x, w, s, p: _good(x, w[:, :, ::-1, ::-1], s, p), False),  # flipped: convolution
+        (
+            lambda x, w, s, p: _good(x, w, s, p).astype(np.float64),
+            False,
+        ),  # promotes dtype
+        (
+            lambda x, w, s, p: _good(x, w[:, :, ::-1, ::-1], s, p),
+            False,
+        ),  # flipped: convolution
         (lambda x, w, s, p: _good(x, w, 1, p), False),  # ignores stride
         (lambda x, w, s, p: 1 / 0, False),  # crashes
     ],

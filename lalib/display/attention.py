@@ -3,13 +3,15 @@ experiment, the memory of dense vs blockwise attention, and the weights player.
 
 Display code only (matplotlib, ipywidgets); every number drawn is computed by
 `lalib.attention` and passed in. Pure plotting functions take an Axes; the widget
-builder renders frames with them and hands them to `lalib.widgets.precomputed_player`.
+builder renders frames with them and hands them to
+`lalib.display.players.precomputed_player`.
 """
 
 import numpy as np
 
 from lalib import attention
-from lalib.widgets import new_figure, precomputed_player
+from lalib.display.figures import annotated_heatmap, new_figure, outline_cells
+from lalib.display.players import precomputed_player
 
 
 def format_matrix(M, row_labels, col_labels, decimals=2):
@@ -35,17 +37,37 @@ def format_matrix(M, row_labels, col_labels, decimals=2):
     """
     M = np.asarray(M)
     if M.shape != (len(row_labels), len(col_labels)):
-        raise ValueError(f"M has shape {M.shape}, labels say ({len(row_labels)}, {len(col_labels)})")
+        raise ValueError(
+            f"M has shape {M.shape}, labels say ({len(row_labels)}, {len(col_labels)})"
+        )
     cells = [[f"{v:.{decimals}f}" for v in row] for row in M]
-    width = max([len(c) for c in col_labels] + [len(v) for row in cells for v in row]) + 1
+    width = (
+        max([len(c) for c in col_labels] + [len(v) for row in cells for v in row]) + 1
+    )
     lead = max(len(r) for r in row_labels)
     head = " " * lead + "".join(f"{c:>{width}}" for c in col_labels)
-    rows = [f"{r:<{lead}}" + "".join(f"{v:>{width}}" for v in row) for r, row in zip(row_labels, cells)]
+    rows = [
+        f"{r:<{lead}}" + "".join(f"{v:>{width}}" for v in row)
+        for r, row in zip(row_labels, cells, strict=True)
+    ]
     return "\n".join([head] + rows)
 
 
-def plot_weights(ax, weights, row_labels, col_labels, highlight=None, annotate=True,
-                 title=None, cmap="Blues"):
+def _weight_label(v):
+    """A weight in its cell: ``.37`` for 0 < v < 1, else ``0`` or ``1``."""
+    return f"{v:.2f}"[1:] if 0 < v < 1 else f"{v:.0f}"
+
+
+def plot_weights(
+    ax,
+    weights,
+    row_labels,
+    col_labels,
+    highlight=None,
+    annotate=True,
+    title=None,
+    cmap="Blues",
+):
     """Heatmap of an attention weight matrix, rows = queries, columns = keys.
 
     Parameters
@@ -59,31 +81,24 @@ def plot_weights(ax, weights, row_labels, col_labels, highlight=None, annotate=T
         Write each weight in its cell.
     title : str, optional
     """
-    import matplotlib.patches as patches
-
     weights = np.asarray(weights)
     n_q, n_k = weights.shape
-    ax.imshow(weights, cmap=cmap, vmin=0, vmax=1)
+    annotated_heatmap(
+        ax, weights, cmap, 0, 1, fmt=_weight_label if annotate else None, fontsize=6.5
+    )
     ax.set_xticks(range(n_k), labels=col_labels, rotation=0, fontsize=8)
     ax.set_yticks(range(n_q), labels=row_labels, fontsize=8)
     ax.tick_params(length=0)
     ax.set_xlabel("key", fontsize=8)
     ax.set_ylabel("query", fontsize=8)
-    if annotate:
-        for i in range(n_q):
-            for j in range(n_k):
-                v = weights[i, j]
-                ax.text(j, i, f"{v:.2f}"[1:] if 0 < v < 1 else f"{v:.0f}", ha="center", va="center",
-                        fontsize=6.5, color="white" if v > 0.6 else "black")
     if highlight is not None:
-        ax.add_patch(patches.Rectangle((-0.5, highlight - 0.5), n_k, 1, fill=False,
-                                       edgecolor="tab:orange", lw=2.2, zorder=3))
+        outline_cells(ax, highlight, 0, 1, n_k, lw=2.2)
     if title:
         ax.set_title(title, fontsize=9)
 
 
 def plot_token_links(ax, tokens, weights_row, query):
-    """The sentence as a row of tokens, with a line from the query to every key it attends to.
+    """The sentence as a row of tokens, lines from the query to the keys it attends to.
 
     Line width and the shading of each key grow with its weight; keys with zero
     weight (masked) are drawn struck through in grey.
@@ -104,18 +119,44 @@ def plot_token_links(ax, tokens, weights_row, query):
     for j in range(n):
         w = float(weights_row[j])
         if w > 0.005:
-            ax.plot([query, j], [0.0, 1.0], color="tab:blue", lw=0.5 + 7 * w, alpha=0.25 + 0.75 * w,
-                    solid_capstyle="round", zorder=1)
+            ax.plot(
+                [query, j],
+                [0.0, 1.0],
+                color="tab:blue",
+                lw=0.5 + 7 * w,
+                alpha=0.25 + 0.75 * w,
+                solid_capstyle="round",
+                zorder=1,
+            )
     for j, tok in enumerate(tokens):
         w = float(weights_row[j])
         masked = w == 0
-        ax.text(j, 1.0, tok, ha="center", va="center", fontsize=9, zorder=2,
-                color="0.6" if masked else ("white" if w > 0.6 else "black"),
-                bbox=dict(boxstyle="round,pad=0.3", fc="0.95" if masked else blues(0.1 + 0.9 * w),
-                          ec="0.7"))
+        ax.text(
+            j,
+            1.0,
+            tok,
+            ha="center",
+            va="center",
+            fontsize=9,
+            zorder=2,
+            color="0.6" if masked else ("white" if w > 0.6 else "black"),
+            bbox={
+                "boxstyle": "round,pad=0.3",
+                "fc": "0.95" if masked else blues(0.1 + 0.9 * w),
+                "ec": "0.7",
+            },
+        )
         ax.text(j, 1.32, f"{w:.2f}", ha="center", va="center", fontsize=7, color="0.3")
-    ax.text(query, 0.0, tokens[query], ha="center", va="center", fontsize=9, zorder=2,
-            bbox=dict(boxstyle="round,pad=0.3", fc="tab:orange", ec="tab:orange"))
+    ax.text(
+        query,
+        0.0,
+        tokens[query],
+        ha="center",
+        va="center",
+        fontsize=9,
+        zorder=2,
+        bbox={"boxstyle": "round,pad=0.3", "fc": "tab:orange", "ec": "tab:orange"},
+    )
     ax.text(-0.6, 0.0, "query", ha="right", va="center", fontsize=7, color="0.3")
     ax.text(-0.6, 1.0, "keys", ha="right", va="center", fontsize=7, color="0.3")
     ax.set_xlim(-1.6, n - 0.4)
@@ -135,12 +176,15 @@ def attention_frame(tokens, weights, query, title=None, figsize=(7.2, 2.9)):
     plot_token_links(ax_l, tokens, weights[query], query)
     if title:
         fig.suptitle(title, fontsize=9)
-    fig.subplots_adjust(left=0.07, right=0.99, bottom=0.14, top=0.88, wspace=0.05)  # fixed: cheaper than tight_layout
+    fig.subplots_adjust(
+        left=0.07, right=0.99, bottom=0.14, top=0.88, wspace=0.05
+    )  # fixed: cheaper than tight_layout
     return fig
 
 
-def attention_weights_player(Q, K, tokens, scales, masks, interval=900, dpi=72,
-                             initial_scale=None):
+def attention_weights_player(
+    Q, K, tokens, scales, masks, interval=900, dpi=72, initial_scale=None
+):
     """Play / slider over query positions, with controls for the scale and the mask.
 
     Every frame is rendered now (``len(tokens) * len(scales) * len(masks)`` PNGs), so
@@ -170,30 +214,44 @@ def attention_weights_player(Q, K, tokens, scales, masks, interval=900, dpi=72,
     table = {}
     for s_lab, s in scales.items():
         for m_lab, m in masks.items():
-            _, w = attention.scaled_dot_product_attention(Q, K, K, mask=m, scale=s)  # V unused
+            _, w = attention.scaled_dot_product_attention(
+                Q, K, K, mask=m, scale=s
+            )  # V unused
             table[s_lab, m_lab] = w  # (n, n)
 
     def render(query, scale, mask):
         w = table[scale, mask]
         top = np.argsort(w[query])[::-1][:2]
-        said = ", ".join(f"{tokens[j]} {w[query, j]:.2f}" for j in top if w[query, j] > 0)
-        return attention_frame(tokens, w, query, title=f'"{tokens[query]}" (position {query}) '
-                                                       f"attends to: {said}")
+        said = ", ".join(
+            f"{tokens[j]} {w[query, j]:.2f}" for j in top if w[query, j] > 0
+        )
+        return attention_frame(
+            tokens,
+            w,
+            query,
+            title=f'"{tokens[query]}" (position {query}) attends to: {said}',
+        )
 
     player = precomputed_player(
         render,
-        {"query": {f"{i}: {t}": i for i, t in enumerate(tokens)},
-         "scale": {lab: lab for lab in scales},
-         "mask": {lab: lab for lab in masks}},
-        play="query", interval=interval, dpi=dpi,
+        {
+            "query": {f"{i}: {t}": i for i, t in enumerate(tokens)},
+            "scale": {lab: lab for lab in scales},
+            "mask": {lab: lab for lab in masks},
+        },
+        play="query",
+        interval=interval,
+        dpi=dpi,
         initial=None if initial_scale is None else {"scale": initial_scale},
     )
     player.weights = table
     return player
 
 
-def plot_scaling_experiment(ax_var, ax_ent, d_ks, var_raw, var_scaled, ent_raw, ent_scaled, max_entropy):
-    """Left: variance of q.k against d_k; right: entropy of the softmax weights against d_k.
+def plot_scaling_experiment(
+    ax_var, ax_ent, d_ks, var_raw, var_scaled, ent_raw, ent_scaled, max_entropy
+):
+    """Left: variance of q.k against d_k; right: entropy of the softmax weights.
 
     Parameters
     ----------
@@ -222,7 +280,7 @@ def plot_scaling_experiment(ax_var, ax_ent, d_ks, var_raw, var_scaled, ent_raw, 
 
 
 def plot_memory(ax, ns, dense_mib, blockwise_mib, label_dtype="float32"):
-    """Peak extra memory of dense and blockwise attention against the sequence length n."""
+    """Peak extra memory of dense and blockwise attention against sequence length n."""
     ax.loglog(ns, dense_mib, "o-", label=f"dense ({label_dtype})")
     ax.loglog(ns, blockwise_mib, "s-", label=f"blockwise ({label_dtype})")
     ax.set_xlabel("sequence length n")
@@ -231,7 +289,7 @@ def plot_memory(ax, ns, dense_mib, blockwise_mib, label_dtype="float32"):
 
 
 def plot_training(ax, losses, accuracies=None):
-    """The training loss per step (log scale) and, optionally, accuracy on a second axis."""
+    """The training loss per step (log scale), optionally accuracy on a second axis."""
     ax.semilogy(np.arange(len(losses)), losses, color="tab:blue")
     ax.set_xlabel("step")
     ax.set_ylabel("cross-entropy loss", color="tab:blue")

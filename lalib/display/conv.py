@@ -1,4 +1,4 @@
-"""Pictures of one convolution seen three ways: sliding window, Toeplitz row, im2col column.
+"""Pictures of one convolution seen three ways: window, Toeplitz row, im2col column.
 
 Display code only (matplotlib, ipywidgets); every number drawn comes from `lalib.conv`.
 The pure plotting functions take an Axes (or a few); the widget builders call them.
@@ -9,7 +9,15 @@ from collections import namedtuple
 import numpy as np
 
 from lalib import conv
-from lalib.widgets import figure_png, new_figure, precomputed_player
+from lalib.display.figures import (
+    annotated_heatmap,
+    cell_grid,
+    cell_label,
+    figure_png,
+    new_figure,
+    outline_cells,
+)
+from lalib.display.players import precomputed_player
 
 #: Classic 3x3 filters, as (KH, KW) arrays. Cross-correlation: not flipped.
 FILTERS = {
@@ -53,35 +61,6 @@ def conv_views(x, w, stride=1, padding=0):
     )
 
 
-def _grid(ax, shape):
-    """Thin cell borders on an imshow of `shape`, no ticks."""
-    rows, cols = shape
-    ax.set_xticks(np.arange(-0.5, cols, 1), minor=True)
-    ax.set_yticks(np.arange(-0.5, rows, 1), minor=True)
-    ax.grid(which="minor", color="0.85", lw=0.4)
-    ax.tick_params(which="both", length=0, labelbottom=False, labelleft=False)
-
-
-def _box(ax, row, col, height, width, colour="tab:orange", lw=2.0):
-    """Outline cells [row, row + height) x [col, col + width) of an imshow."""
-    import matplotlib.patches as patches
-
-    ax.add_patch(patches.Rectangle((col - 0.5, row - 0.5), width, height,
-                                   fill=False, edgecolor=colour, lw=lw, zorder=3))
-
-
-def _ink(v, lo, hi):
-    """Text colour readable on a cell of value `v` on a colour scale from `lo` to `hi`."""
-    if lo < 0 < hi:  # diverging map: dark at both ends
-        return "white" if abs(v) > 0.6 * max(-lo, hi) else "black"
-    return "white" if v > lo + 0.6 * (hi - lo) else "black"
-
-
-def _fmt(v):
-    """A short label for a cell value: integers without decimals."""
-    return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
-
-
 def plot_conv_step(axes, views, position):
     """Draw output pixel `position` being computed, in all three views at once.
 
@@ -107,49 +86,55 @@ def plot_conv_step(axes, views, position):
     p, s, pad = i * Wo + j, views.stride, views.padding
     value = views.out[i, j]
     lim = max(float(np.abs(views.x).max()), 1e-12)
+    grey = {"cmap": "Greys", "vmin": -0.15 * lim, "vmax": 1.6 * lim}  # pixels
 
     # Input, padded; the padding ring is shown hatched so its zeros are visibly "not x".
-    ax_in.imshow(views.xp, cmap="Greys", vmin=-0.15 * lim, vmax=1.6 * lim)
     Hp, Wp = views.xp.shape
+    annotated_heatmap(ax_in, views.xp, **grey)
     if pad:
         mask = np.ones((Hp, Wp), bool)
-        mask[pad:Hp - pad, pad:Wp - pad] = False
-        ax_in.imshow(np.where(mask, 1.0, np.nan), cmap="Blues", vmin=0, vmax=4, alpha=0.6)
-    for r in range(Hp):
-        for c in range(Wp):
-            ax_in.text(c, r, _fmt(views.xp[r, c]), ha="center", va="center", fontsize=7,
-                       color=_ink(views.xp[r, c], -0.15 * lim, 1.6 * lim))
-    _grid(ax_in, (Hp, Wp))
-    _box(ax_in, i * s, j * s, KH, KW)
+        mask[pad : Hp - pad, pad : Wp - pad] = False
+        ax_in.imshow(
+            np.where(mask, 1.0, np.nan), cmap="Blues", vmin=0, vmax=4, alpha=0.6
+        )
+    cell_grid(ax_in, (Hp, Wp))
+    outline_cells(ax_in, i * s, j * s, KH, KW)
     ax_in.set_title(f"input, window of out[{i}, {j}]", fontsize=8)
 
     # The filter, on the colour scale of the Toeplitz matrix it is spread into.
     wlim = max(float(np.abs(views.w).max()), 1e-12)
-    ax_w.imshow(views.w, cmap="RdBu_r", vmin=-wlim, vmax=wlim)
-    for r in range(KH):
-        for c in range(KW):
-            ax_w.text(c, r, _fmt(views.w[r, c]), ha="center", va="center", fontsize=7,
-                      color=_ink(views.w[r, c], -wlim, wlim))
-    _grid(ax_w, views.w.shape)
+    annotated_heatmap(ax_w, views.w, "RdBu_r", -wlim, wlim)
+    cell_grid(ax_w, views.w.shape)
     ax_w.set_title("filter w", fontsize=8)
 
     # Toeplitz matrix: one row per output pixel, one column per input pixel.
-    ax_T.imshow(views.T, cmap="RdBu_r", vmin=-wlim, vmax=wlim, aspect="auto",
-                interpolation="nearest")
-    _grid(ax_T, views.T.shape)
-    _box(ax_T, p, 0, 1, views.T.shape[1])
+    ax_T.imshow(
+        views.T,
+        cmap="RdBu_r",
+        vmin=-wlim,
+        vmax=wlim,
+        aspect="auto",
+        interpolation="nearest",
+    )
+    cell_grid(ax_T, views.T.shape)
+    outline_cells(ax_T, p, 0, 1, views.T.shape[1])
     ax_T.set_title(f"Toeplitz T {views.T.shape}: row {p}", fontsize=8)
     ax_T.set_xlabel("input pixel", fontsize=7)
     ax_T.set_ylabel("output pixel", fontsize=7)
 
     # im2col: one column per output pixel, holding its window's pixels.
-    ax_cols.imshow(views.cols, cmap="Greys", vmin=-0.15 * lim, vmax=1.6 * lim,
-                   aspect="auto", interpolation="nearest")
-    for r in range(views.cols.shape[0]):
-        ax_cols.text(p, r, _fmt(views.cols[r, p]), ha="center", va="center", fontsize=6,
-                     color=_ink(views.cols[r, p], -0.15 * lim, 1.6 * lim))
-    _grid(ax_cols, views.cols.shape)
-    _box(ax_cols, 0, p, views.cols.shape[0], 1)
+    column = np.arange(views.cols.shape[1]) == p  # (H'W',): numbers in column p only
+    annotated_heatmap(
+        ax_cols,
+        views.cols,
+        **grey,
+        fontsize=6,
+        show=np.broadcast_to(column, views.cols.shape),
+        aspect="auto",
+        interpolation="nearest",
+    )
+    cell_grid(ax_cols, views.cols.shape)
+    outline_cells(ax_cols, 0, p, views.cols.shape[0], 1)
     ax_cols.set_title(f"im2col {views.cols.shape}: column {p}", fontsize=8)
     ax_cols.set_xlabel("output pixel", fontsize=7)
     ax_cols.set_ylabel("window entry", fontsize=7)
@@ -157,25 +142,27 @@ def plot_conv_step(axes, views, position):
     # Output, filled in up to this pixel (row-major, the order the window slides).
     done = np.arange(Ho * Wo).reshape(Ho, Wo) <= p
     olim = max(float(np.abs(views.out).max()), 1e-12)
-    ax_out.imshow(np.where(done, views.out, np.nan), cmap="RdBu_r", vmin=-olim, vmax=olim)
-    for r in range(Ho):
-        for c in range(Wo):
-            if done[r, c]:
-                ax_out.text(c, r, _fmt(views.out[r, c]), ha="center", va="center", fontsize=7,
-                            color=_ink(views.out[r, c], -olim, olim))
-    _grid(ax_out, (Ho, Wo))
-    _box(ax_out, i, j, 1, 1)
-    ax_out.set_title(f"output: out[{i}, {j}] = {_fmt(value)}", fontsize=8)
+    annotated_heatmap(
+        ax_out, np.where(done, views.out, np.nan), "RdBu_r", -olim, olim, show=done
+    )
+    cell_grid(ax_out, (Ho, Wo))
+    outline_cells(ax_out, i, j, 1, 1)
+    ax_out.set_title(f"output: out[{i}, {j}] = {cell_label(value)}", fontsize=8)
     return float(value)
 
 
 def conv_step_figure(views, position, figsize=(10.0, 2.6)):
-    """A figure with the five panels of `plot_conv_step` and the identity it illustrates."""
-    fig, axes = new_figure(figsize=figsize, ncols=5,
-                           gridspec_kw={"width_ratios": [1.0, 0.6, 2.2, 1.3, 0.8]})
+    """A figure with the five panels of `plot_conv_step` and the identity they show."""
+    fig, axes = new_figure(
+        figsize=figsize,
+        ncols=5,
+        gridspec_kw={"width_ratios": [1.0, 0.6, 2.2, 1.3, 0.8]},
+    )
     value = plot_conv_step(axes, views, position)
-    fig.suptitle(f"T[{position}] · x  =  w · cols[:, {position}]  =  {_fmt(value)}",
-                 fontsize=9)
+    fig.suptitle(
+        f"T[{position}] · x  =  w · cols[:, {position}]  =  {cell_label(value)}",
+        fontsize=9,
+    )
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.12, top=0.8, wspace=0.25)
     return fig
 
@@ -194,8 +181,8 @@ def conv_step_player(x, filters, stride=1, padding=0, interval=700):
     Returns
     -------
     ipywidgets.VBox
-        From `lalib.widgets.precomputed_player`: a filter slider, then Play and a
-        position slider, then the frame.
+        From `lalib.display.players.precomputed_player`: a filter slider, then Play
+        and a position slider, then the frame.
     """
     views = {name: conv_views(x, w, stride, padding) for name, w in filters.items()}
     Ho, Wo = next(iter(views.values())).out.shape
@@ -205,13 +192,15 @@ def conv_step_player(x, filters, stride=1, padding=0, interval=700):
 
     positions = {f"({i}, {j})": i * Wo + j for i in range(Ho) for j in range(Wo)}
     return precomputed_player(
-        render, {"filter": {name: name for name in filters}, "position": positions},
-        play="position", interval=interval,
+        render,
+        {"filter": {name: name for name in filters}, "position": positions},
+        play="position",
+        interval=interval,
     )
 
 
 def conv_explorer(x, filters, custom="0, 0, 0, 0, 1, 0, 0, 0, 0"):
-    """Live-only explorer (needs a running kernel): filter, stride, padding and position.
+    """Live-only explorer (needs a running kernel): filter, stride, padding, position.
 
     Parameters
     ----------
@@ -230,8 +219,9 @@ def conv_explorer(x, filters, custom="0, 0, 0, 0, 1, 0, 0, 0, 0"):
     import ipywidgets as widgets
 
     choice = widgets.Dropdown(options=[*filters, "custom"], description="filter")
-    text = widgets.Text(value=custom, description="custom 3x3",
-                        layout=widgets.Layout(width="320px"))
+    text = widgets.Text(
+        value=custom, description="custom 3x3", layout=widgets.Layout(width="320px")
+    )
     stride = widgets.IntSlider(value=1, min=1, max=3, description="stride")
     padding = widgets.IntSlider(value=0, min=0, max=2, description="padding")
     position = widgets.IntSlider(value=0, min=0, max=0, description="position")
@@ -256,23 +246,32 @@ def conv_explorer(x, filters, custom="0, 0, 0, 0, 1, 0, 0, 0, 0"):
             key = (choice.value, text.value, stride.value, padding.value)
             if key not in cache:
                 cache.clear()
-                cache[key] = conv_views(x, current_filter(), stride.value, padding.value)
+                cache[key] = conv_views(
+                    x, current_filter(), stride.value, padding.value
+                )
             views = cache[key]
         except ValueError as exc:
             message.value = str(exc)
             return
         last = views.out.size - 1
         position.max = play.max = last
-        message.value = f"output {views.out.shape}, T {views.T.shape}, im2col {views.cols.shape}"
+        message.value = (
+            f"output {views.out.shape}, T {views.T.shape}, im2col {views.cols.shape}"
+        )
         image.value = figure_png(conv_step_figure(views, min(position.value, last)))
 
     for w in (choice, text, stride, padding, position):
         w.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([
-        widgets.HBox([choice, text]), widgets.HBox([stride, padding]),
-        widgets.HBox([play, position]), message, image,
-    ])
+    return widgets.VBox(
+        [
+            widgets.HBox([choice, text]),
+            widgets.HBox([stride, padding]),
+            widgets.HBox([play, position]),
+            message,
+            image,
+        ]
+    )
 
 
 def plot_images(axes, images, titles, cmap="gray", symmetric=None):
@@ -290,7 +289,7 @@ def plot_images(axes, images, titles, cmap="gray", symmetric=None):
         on zero.
     """
     symmetric = set() if symmetric is None else set(symmetric)
-    for k, (ax, img, title) in enumerate(zip(axes, images, titles)):
+    for k, (ax, img, title) in enumerate(zip(axes, images, titles, strict=False)):
         if k in symmetric:  # clip the rare extremes so that typical responses show
             lim = float(np.percentile(np.abs(img), 99.5)) or 1.0
             ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
@@ -303,11 +302,19 @@ def plot_images(axes, images, titles, cmap="gray", symmetric=None):
 def plot_sparsity(ax, T, title):
     """Picture of a Toeplitz matrix: nonzeros coloured by value, zeros white."""
     lim = float(np.abs(T).max()) or 1.0
-    ax.imshow(np.where(T == 0, np.nan, T), cmap="RdBu_r", vmin=-lim, vmax=lim,
-              interpolation="nearest")
+    ax.imshow(
+        np.where(T == 0, np.nan, T),
+        cmap="RdBu_r",
+        vmin=-lim,
+        vmax=lim,
+        interpolation="nearest",
+    )
     nnz = int(np.count_nonzero(T))
-    ax.set_title(f"{title}\n{T.shape[0]} x {T.shape[1]}, {nnz} nonzeros "
-                 f"({100 * nnz / T.size:.1f} %)", fontsize=9)
+    ax.set_title(
+        f"{title}\n{T.shape[0]} x {T.shape[1]}, {nnz} nonzeros "
+        f"({100 * nnz / T.size:.1f} %)",
+        fontsize=9,
+    )
     ax.set_xlabel("input pixel (flattened)", fontsize=8)
     ax.set_ylabel("output pixel (flattened)", fontsize=8)
 
@@ -323,7 +330,7 @@ def plot_timings(ax, sizes, seconds, title=None):
     seconds : dict of str -> sequence of float
         Time per method; NaN where a method was not run.
     """
-    for (name, ts), marker in zip(seconds.items(), "osd^v"):
+    for (name, ts), marker in zip(seconds.items(), "osd^v", strict=False):
         ax.loglog(sizes, ts, marker=marker, label=name)
     ax.set_xticks(list(sizes))
     ax.set_xticklabels([str(s) for s in sizes])

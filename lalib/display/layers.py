@@ -1,6 +1,6 @@
-"""Figures and widgets for the chapters "A linear layer in NumPy" and "Gradient computation".
+"""Figures and widgets for "A linear layer in NumPy" and "Gradient computation".
 
-Display code only (matplotlib, ipywidgets); no math module imports it. Each ``plot_*``
+Display code only (matplotlib, ipywidgets); no kernel module imports it. Each ``plot_*``
 function draws on axes it is given and returns nothing of note, so the notebooks (and
 the precomputed widgets) compose them freely.
 """
@@ -8,7 +8,8 @@ the precomputed widgets) compose them freely.
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from lalib.widgets import new_figure, precomputed_player
+from lalib.display.figures import annotated_heatmap, new_figure
+from lalib.display.players import precomputed_player
 
 # One colour per role, used in every figure of both chapters.
 COLORS = {
@@ -29,23 +30,36 @@ def _slot(cols):
 
 
 def _matrix(ax, x0, rows, cols, color, label, shape_text, top):
-    """Draw a rows x cols grid of unit cells, top edge at `top`, in a slot starting at x0.
+    """Draw a rows x cols grid of unit cells, top edge at `top`, in a slot from x0.
 
-    The slot is at least `_MIN_SLOT` wide so that labels of thin matrices do not collide;
-    the cells themselves are always 1 x 1. Returns where the slot ends.
+    The slot is at least `_MIN_SLOT` wide so that labels of thin matrices do not
+    collide; the cells themselves are always 1 x 1. Returns where the slot ends.
     """
     slot = _slot(cols)
     left = x0 + (slot - cols) / 2
     ax.add_patch(
-        Rectangle((left, top - rows), cols, rows, facecolor=color, edgecolor="black",
-                  alpha=0.55, linewidth=1.2)
+        Rectangle(
+            (left, top - rows),
+            cols,
+            rows,
+            facecolor=color,
+            edgecolor="black",
+            alpha=0.55,
+            linewidth=1.2,
+        )
     )
     if rows > 1:
-        ax.hlines(top - np.arange(1, rows), left, left + cols, color="white", linewidth=0.8)
+        ax.hlines(
+            top - np.arange(1, rows), left, left + cols, color="white", linewidth=0.8
+        )
     if cols > 1:
-        ax.vlines(left + np.arange(1, cols), top - rows, top, color="white", linewidth=0.8)
+        ax.vlines(
+            left + np.arange(1, cols), top - rows, top, color="white", linewidth=0.8
+        )
     ax.text(x0 + slot / 2, top + 0.15, label, ha="center", va="bottom", fontsize=10)
-    ax.text(x0 + slot / 2, top - rows - 0.2, shape_text, ha="center", va="top", fontsize=9)
+    ax.text(
+        x0 + slot / 2, top - rows - 0.2, shape_text, ha="center", va="top", fontsize=9
+    )
     return x0 + slot
 
 
@@ -59,7 +73,9 @@ def _equation(ax, terms, top, x0=0.0, gap=1.1):
         if isinstance(term, str) or len(term) == 2:
             text, width = (term, gap) if isinstance(term, str) else term
             size = 13 if len(text) == 1 else 9
-            ax.text(x + width / 2, top - 0.5, text, ha="center", va="center", fontsize=size)
+            ax.text(
+                x + width / 2, top - 0.5, text, ha="center", va="center", fontsize=size
+            )
             x += width
         else:
             x = _matrix(ax, x, *term, top=top)
@@ -72,7 +88,8 @@ def plot_layer_shapes(ax, n, d, m, limits=None):
     Every matrix is drawn as a grid of unit cells (one cell per number), so a batch of
     N rows and D columns is an N x D rectangle. Forward pass and ``grad_bias`` on the
     left, ``grad_weights`` and ``grad_input`` on the right. The layout and the axes
-    limits depend only on `limits`, so figures for different sizes line up cell for cell.
+    limits depend only on `limits`, so figures for different sizes line up cell for
+    cell.
 
     Parameters
     ----------
@@ -90,22 +107,55 @@ def plot_layer_shapes(ax, n, d, m, limits=None):
     top_h = max(max_n, max_d, max_m) + 3.4  # heading, labels, cells, shape text
     bottom_h = max(max_n, max_m) + 3.4
     left_w = max(_slot(max_d) + 3 * _slot(max_m), 2 * _slot(max_m)) + 3 * _GAP
-    right_w = max(_slot(max_n) + 2 * _slot(max_m), _slot(max_m) + 2 * _slot(max_d)) + 2 * _GAP
+    right_w = (
+        max(_slot(max_n) + 2 * _slot(max_m), _slot(max_m) + 2 * _slot(max_d)) + 2 * _GAP
+    )
     blocks = [
-        ((0.0, 0.0), "forward:  out = x @ W + b", [
-            (n, d, C["x"], "x", f"({n}, {d})"), "@", (d, m, C["W"], "W", f"({d}, {m})"), "+",
-            (1, m, C["b"], "b", f"({m},)"), "=", (n, m, C["g"], "out", f"({n}, {m})")]),
-        ((left_w + 1.0, 0.0), "grad_weights = x.T @ g   (shape of W)", [
-            (d, n, C["x"], "x.T", f"({d}, {n})"), "@", (n, m, C["g"], "g", f"({n}, {m})"), "=",
-            (d, m, C["W"], "", f"({d}, {m})")]),
-        ((0.0, -top_h), "grad_bias = g summed over N rows   (shape of b)", [
-            (n, m, C["g"], "g", f"({n}, {m})"), g_op, (1, m, C["b"], "", f"({m},)")]),
-        ((left_w + 1.0, -top_h), "grad_input = g @ W.T   (shape of x)", [
-            (n, m, C["g"], "g", f"({n}, {m})"), "@", (m, d, C["W"], "W.T", f"({m}, {d})"), "=",
-            (n, d, C["x"], "", f"({n}, {d})")]),
+        (
+            (0.0, 0.0),
+            "forward:  out = x @ W + b",
+            [
+                (n, d, C["x"], "x", f"({n}, {d})"),
+                "@",
+                (d, m, C["W"], "W", f"({d}, {m})"),
+                "+",
+                (1, m, C["b"], "b", f"({m},)"),
+                "=",
+                (n, m, C["g"], "out", f"({n}, {m})"),
+            ],
+        ),
+        (
+            (left_w + 1.0, 0.0),
+            "grad_weights = x.T @ g   (shape of W)",
+            [
+                (d, n, C["x"], "x.T", f"({d}, {n})"),
+                "@",
+                (n, m, C["g"], "g", f"({n}, {m})"),
+                "=",
+                (d, m, C["W"], "", f"({d}, {m})"),
+            ],
+        ),
+        (
+            (0.0, -top_h),
+            "grad_bias = g summed over N rows   (shape of b)",
+            [(n, m, C["g"], "g", f"({n}, {m})"), g_op, (1, m, C["b"], "", f"({m},)")],
+        ),
+        (
+            (left_w + 1.0, -top_h),
+            "grad_input = g @ W.T   (shape of x)",
+            [
+                (n, m, C["g"], "g", f"({n}, {m})"),
+                "@",
+                (m, d, C["W"], "W.T", f"({m}, {d})"),
+                "=",
+                (n, d, C["x"], "", f"({n}, {d})"),
+            ],
+        ),
     ]
     for (x0, y0), heading, terms in blocks:
-        ax.text(x0, y0 - 0.8, heading, ha="left", va="bottom", fontsize=9, fontweight="bold")
+        ax.text(
+            x0, y0 - 0.8, heading, ha="left", va="bottom", fontsize=9, fontweight="bold"
+        )
         _equation(ax, terms, top=y0 - 2.0, x0=x0, gap=_GAP)
     ax.set_xlim(-0.2, left_w + 1.0 + right_w + 0.2)
     ax.set_ylim(-top_h - bottom_h + 0.5, 0.2)
@@ -114,27 +164,37 @@ def plot_layer_shapes(ax, n, d, m, limits=None):
 
 
 def layer_shapes_figure(n, d, m, limits=None, figsize=(8.0, 3.6)):
-    """A frame (a bare Figure, not shown by pyplot) of `plot_layer_shapes` for N, D, M."""
+    """A frame (a bare Figure, not shown by pyplot) of `plot_layer_shapes`."""
     fig, ax = new_figure(figsize=figsize)
     plot_layer_shapes(ax, n, d, m, limits=limits)
-    fig.text(0.5, 0.99, f"N={n} examples, D={d} inputs, M={m} outputs;   g = dL/d(out)",
-             ha="center", va="top", fontsize=10)
+    fig.text(
+        0.5,
+        0.99,
+        f"N={n} examples, D={d} inputs, M={m} outputs;   g = dL/d(out)",
+        ha="center",
+        va="top",
+        fontsize=10,
+    )
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.93)
     return fig
 
 
-def layer_shapes_player(d_sizes=(1, 2, 3), m_sizes=(1, 2, 3), n_sizes=(1, 2, 3, 4), dpi=72):
+def layer_shapes_player(
+    d_sizes=(1, 2, 3), m_sizes=(1, 2, 3), n_sizes=(1, 2, 3, 4), dpi=72
+):
     """Sliders for D, M and N, each position a precomputed `layer_shapes_figure`.
 
-    Works in the static book without a kernel (see `lalib.widgets.precomputed_player`);
+    Works in the static book without a kernel (see
+    `lalib.display.players.precomputed_player`);
     N has a Play button. ``len(d_sizes) * len(m_sizes) * len(n_sizes)`` frames are
     stored in the notebook, so keep the lists short.
     """
     limits = (max(n_sizes), max(d_sizes), max(m_sizes))
 
     def render(**kw):
-        return layer_shapes_figure(kw["batch size N"], kw["input size D"], kw["output size M"],
-                                   limits=limits)
+        return layer_shapes_figure(
+            kw["batch size N"], kw["input size D"], kw["output size M"], limits=limits
+        )
 
     axes = {
         "input size D": {str(v): int(v) for v in d_sizes},
@@ -148,9 +208,7 @@ def plot_matrix(ax, a, title, cmap="RdBu_r", vmax=None, fmt="{:.2f}"):
     """A small matrix as a heat map with every entry written in its cell."""
     a = np.atleast_2d(a)
     vmax = float(np.abs(a).max()) if vmax is None else vmax
-    ax.imshow(a, cmap=cmap, vmin=-vmax, vmax=vmax)
-    for (i, j), v in np.ndenumerate(a):
-        ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=9)
+    annotated_heatmap(ax, a, cmap, -vmax, vmax, fmt=fmt.format, fontsize=9, color=None)
     ax.set_xticks(range(a.shape[1]))
     ax.set_yticks(range(a.shape[0]))
     ax.set_title(f"{title}\nshape {a.shape}", fontsize=10)
@@ -176,11 +234,11 @@ def plot_history(ax_loss, ax_acc, history):
 
 def plot_digits(axes, images, titles):
     """8 x 8 digit images (rows of 64 pixels) on `axes`, one title each."""
-    for ax, img, title in zip(np.ravel(axes), images, titles):
+    for ax, img, title in zip(np.ravel(axes), images, titles, strict=False):
         ax.imshow(np.reshape(img, (8, 8)), cmap="gray_r", vmin=0, vmax=1)
         ax.set_title(title, fontsize=9)
         ax.axis("off")
-    for ax in np.ravel(axes)[len(images):]:
+    for ax in np.ravel(axes)[len(images) :]:
         ax.axis("off")
 
 
@@ -196,17 +254,24 @@ def plot_probabilities(ax, p, label, title=None):
 
 
 def training_figure(images, labels, probs, epoch, test_acc):
-    """A frame: digits on top, the network's probabilities for them below, after `epoch` epochs."""
+    """A frame: digits on top, below them their probabilities after `epoch` epochs."""
     k = len(images)
-    fig, axes = new_figure(figsize=(1.5 * k, 3.0), nrows=2, ncols=k,
-                           gridspec_kw={"height_ratios": [1, 1.1]})
+    fig, axes = new_figure(
+        figsize=(1.5 * k, 3.0),
+        nrows=2,
+        ncols=k,
+        gridspec_kw={"height_ratios": [1, 1.1]},
+    )
     for j in range(k):
-        plot_digits(axes[0, j:j + 1], images[j:j + 1], [f"true {labels[j]}"])
+        plot_digits(axes[0, j : j + 1], images[j : j + 1], [f"true {labels[j]}"])
         guess = int(np.argmax(probs[j]))
         plot_probabilities(axes[1, j], probs[j], labels[j], title=f"guess {guess}")
-    fig.suptitle(f"after {epoch} epochs: test accuracy {100 * test_acc:.1f} %", fontsize=10)
-    fig.subplots_adjust(left=0.04, right=0.98, bottom=0.08, top=0.84, hspace=0.45,
-                        wspace=0.3)
+    fig.suptitle(
+        f"after {epoch} epochs: test accuracy {100 * test_acc:.1f} %", fontsize=10
+    )
+    fig.subplots_adjust(
+        left=0.04, right=0.98, bottom=0.08, top=0.84, hspace=0.45, wspace=0.3
+    )
     return fig
 
 
@@ -227,5 +292,11 @@ def training_player(snapshots, images, labels, dpi=60):
         return training_figure(images, labels, probs, epoch, acc)
 
     axes = {"epoch": {str(e): e for e in snapshots}}
-    return precomputed_player(lambda **kw: render(kw["epoch"]), axes, play="epoch",
-                              interval=900, dpi=dpi, width="540px")
+    return precomputed_player(
+        lambda **kw: render(kw["epoch"]),
+        axes,
+        play="epoch",
+        interval=900,
+        dpi=dpi,
+        width="540px",
+    )

@@ -6,9 +6,12 @@ Display code only: matplotlib here, the math comes from `lalib.linear` and frien
 import numpy as np
 
 from lalib import linear
-from lalib.widgets import new_figure, precomputed_player
+from lalib.display.figures import new_figure
+from lalib.display.players import precomputed_player
 
-_LINE_SAMPLES = 41  # points per grid line: enough for curved images under nonlinear maps
+_LINE_SAMPLES = (
+    41  # points per grid line: enough for curved images under nonlinear maps
+)
 
 
 def grid_lines(lim=2.0, n_lines=9):
@@ -47,8 +50,12 @@ def plot_grid_map(ax, f, lim=2.0, view=None, title=None):
     ax.fill(sq[:, 0], sq[:, 1], color="tab:orange", alpha=0.35, lw=0)
     origin, e1, e2 = f(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
     for end, colour, name in ((e1, "tab:red", "$e_1$"), (e2, "tab:blue", "$e_2$")):
-        ax.annotate("", xy=end, xytext=origin,
-                    arrowprops=dict(arrowstyle="->", color=colour, lw=2))
+        ax.annotate(
+            "",
+            xy=end,
+            xytext=origin,
+            arrowprops={"arrowstyle": "->", "color": colour, "lw": 2},
+        )
         ax.text(*end, name, color=colour, fontsize=11)
     if view is None:
         corners = f(np.array([[-lim, -lim], [lim, -lim], [lim, lim], [-lim, lim]]))
@@ -63,7 +70,7 @@ def plot_grid_map(ax, f, lim=2.0, view=None, title=None):
 
 
 def affine_map(A, b=None):
-    """The map ``p -> A p + b`` on points given as rows, computed by `lalib.linear.linear`.
+    """The map ``p -> A p + b`` on points given as rows, by `lalib.linear.linear`.
 
     With points as the rows of P (N, 2), ``A p + b`` for every row is ``P @ A.T + b``.
     """
@@ -73,7 +80,7 @@ def affine_map(A, b=None):
 
 
 def interpolate_matrix(A, t):
-    """``(1 - t) I + t A``: the straight path from doing nothing (t = 0) to A (t = 1)."""
+    """``(1 - t) I + t A``: the straight path from the identity (t = 0) to A (t = 1)."""
     A = np.asarray(A, dtype=float)
     return (1 - t) * np.eye(A.shape[0]) + t * A
 
@@ -107,17 +114,23 @@ def transform_player(matrices, steps=11):
         At = interpolate_matrix(A, t)
         fig, ax = new_figure(figsize=(4.2, 4.4))
         det = np.linalg.det(At)
-        plot_grid_map(ax, affine_map(At), view=_fit_view(A),
-                      title=f"towards {name}, t = {t:.1f}\n"
-                            f"[[{At[0, 0]:.2f}, {At[0, 1]:.2f}], "
-                            f"[{At[1, 0]:.2f}, {At[1, 1]:.2f}]],  det = {det:.2f}")
+        plot_grid_map(
+            ax,
+            affine_map(At),
+            view=_fit_view(A),
+            title=f"towards {name}, t = {t:.1f}\n"
+            f"[[{At[0, 0]:.2f}, {At[0, 1]:.2f}], "
+            f"[{At[1, 0]:.2f}, {At[1, 1]:.2f}]],  det = {det:.2f}",
+        )
         fig.tight_layout()
         return fig
 
     return precomputed_player(
         render,
-        {"matrix": {name: (name, A) for name, A in matrices.items()},
-         "t": {f"{t:.1f}": float(t) for t in ts}},
+        {
+            "matrix": {name: (name, A) for name, A in matrices.items()},
+            "t": {f"{t:.1f}": float(t) for t in ts},
+        },
         play="t",
         width="420px",
     )
@@ -137,12 +150,19 @@ def live_transform(A, lim=2.0):
     def draw(a11, a12, a21, a22):
         M = np.array([[a11, a12], [a21, a22]])
         fig, ax = plt.subplots(figsize=(4.2, 4.2))
-        plot_grid_map(ax, affine_map(M), lim=lim, view=3 * lim,
-                      title=f"det = {np.linalg.det(M):.2f}")
+        plot_grid_map(
+            ax,
+            affine_map(M),
+            lim=lim,
+            view=3 * lim,
+            title=f"det = {np.linalg.det(M):.2f}",
+        )
         plt.show()
 
     sliders = {
-        name: widgets.FloatSlider(value=A.flat[k], min=-4, max=4, step=0.1, description=name)
+        name: widgets.FloatSlider(
+            value=A.flat[k], min=-4, max=4, step=0.1, description=name
+        )
         for k, name in enumerate(("a11", "a12", "a21", "a22"))
     }
     return widgets.interactive(draw, **sliders)

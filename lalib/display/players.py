@@ -1,68 +1,16 @@
-"""Widgets that keep working in the static book, where no kernel runs.
+"""Players: widgets that keep working in the static book, where no kernel runs.
 
 The pattern: render every state a control can reach to a PNG up front, put the frames
 in (nested) ``ipywidgets.Stack`` containers, and tie each control to the Stacks'
 ``selected_index`` with ``jslink``. The links run in the browser, so the rendered book
 animates from the widget state stored in the notebook, and Jupyter behaves the same.
-
-Only display code lives here (matplotlib and ipywidgets); no math module imports it.
 """
 
-import io
 import itertools
 
 import ipywidgets as widgets
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
 
-
-def new_figure(figsize=(6, 3), **subplots_kw):
-    """A figure outside pyplot's care, and its axes, for rendering a frame.
-
-    pyplot would display every figure it made at the end of a notebook cell; a bare
-    `Figure` is only ever turned into PNG bytes by `figure_png`.
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-    axes : Axes or ndarray of Axes
-        As ``Figure.subplots(**subplots_kw)`` returns them.
-    """
-    fig = Figure(figsize=figsize)
-    return fig, fig.subplots(**subplots_kw)
-
-
-def figure_png(fig, dpi=72, colors=128):
-    """Render `fig` to PNG bytes, closing it if pyplot made it (frames must not pile up).
-
-    Parameters
-    ----------
-    fig : matplotlib.figure.Figure
-    dpi : int
-    colors : int or None
-        Quantise to a palette of this many colours (median cut, no dithering, so the
-        bytes are deterministic). Frames are stored in the notebook and the page, and
-        a 128-colour palette PNG of a plot is about a third of the RGBA one with no
-        visible difference; None keeps full RGBA.
-
-    Returns
-    -------
-    bytes
-    """
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
-    if colors is None:
-        return buf.getvalue()
-    from PIL import Image  # Pillow comes with matplotlib
-
-    buf.seek(0)
-    image = Image.open(buf).convert("RGB")
-    palette = image.quantize(colors=colors, method=Image.Quantize.MEDIANCUT,
-                             dither=Image.Dither.NONE)
-    out = io.BytesIO()
-    palette.save(out, format="png", optimize=True)
-    return out.getvalue()
+from lalib.display.figures import figure_png
 
 
 def _control(name, labels, play_interval=None, start=0):
@@ -83,14 +31,20 @@ def _control(name, labels, play_interval=None, start=0):
     if play_interval is None:
         return slider, slider, links
     play = widgets.Play(
-        value=start, min=0, max=len(labels) - 1, step=1, interval=play_interval,
+        value=start,
+        min=0,
+        max=len(labels) - 1,
+        step=1,
+        interval=play_interval,
         description=f"Play {name}",
     )
     links.append(widgets.jslink((play, "value"), (slider, "index")))
     return widgets.HBox([play, slider]), slider, links
 
 
-def precomputed_player(render, axes, play=None, interval=400, dpi=72, width=None, initial=None):
+def precomputed_player(
+    render, axes, play=None, interval=400, dpi=72, width=None, initial=None
+):
     """A widget showing ``render(**values)`` for every combination of control values.
 
     Parameters
@@ -130,12 +84,16 @@ def precomputed_player(render, axes, play=None, interval=400, dpi=72, width=None
     initial = dict(initial or {})
     for name, label in initial.items():
         if name not in axes or label not in axes[name]:
-            raise ValueError(f"initial[{name!r}] = {label!r} is not a label of an axis {names}")
-    start = [labels[d].index(initial[n]) if n in initial else 0 for d, n in enumerate(names)]
+            raise ValueError(
+                f"initial[{name!r}] = {label!r} is not a label of an axis {names}"
+            )
+    start = [
+        labels[d].index(initial[n]) if n in initial else 0 for d, n in enumerate(names)
+    ]
 
     frames = {}
     for combo in itertools.product(*labels):
-        values = {n: axes[n][lab] for n, lab in zip(names, combo)}
+        values = {n: axes[n][lab] for n, lab in zip(names, combo, strict=True)}
         frames[combo] = figure_png(render(**values), dpi=dpi)
 
     layout = widgets.Layout(width=width) if width else widgets.Layout()

@@ -2,15 +2,16 @@
 
 Display code only (matplotlib, ipywidgets): pure ``plot_*(ax, ...)`` functions that draw
 into given axes, plus thin builders that render every state of a control to a frame with
-:func:`lalib.widgets.precomputed_player`, so the widgets respond in the static book.
-No math module imports this one; the math itself comes from :mod:`lalib.optim` and
-:mod:`lalib.decomp`.
+:func:`lalib.display.players.precomputed_player`, so the widgets respond in the static
+book. No kernel module imports this one; the math itself comes from :mod:`lalib.optim`
+and :mod:`lalib.decomp`.
 """
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 from lalib import decomp, optim
-from lalib.widgets import plt, precomputed_player
+from lalib.display.players import precomputed_player
 
 DIGIT_COLORS = plt.get_cmap("tab10").colors  # one colour per digit 0-9
 
@@ -37,10 +38,11 @@ def plot_functions_1d(ax, x, curves, title=None):
 
 
 def plot_quadratic(ax, A, b, lim, levels=12, n=121):
-    """Contours of ``1/2 x^T A x - b^T x`` over the square ``[-lim, lim]^2``, minimum marked.
+    """Contours of ``1/2 x^T A x - b^T x`` over ``[-lim, lim]^2``, minimum marked.
 
-    The contour lines are ellipses whose axes are the eigenvectors of A, with half-widths
-    proportional to ``1 / sqrt(lambda)``: a large condition number draws a long, thin valley.
+    The contour lines are ellipses whose axes are the eigenvectors of A, with
+    half-widths proportional to ``1 / sqrt(lambda)``: a large condition number draws a
+    long, thin valley.
 
     Parameters
     ----------
@@ -109,12 +111,24 @@ def plot_error_curves(ax, errors, rates, ylim=(1e-4, 1e3)):
     ylim : tuple of float
     """
     colors = plt.get_cmap("tab10").colors
-    for (lr, err), color in zip(errors.items(), colors):
+    for (lr, err), color in zip(errors.items(), colors, strict=False):
         steps = np.arange(len(err))  # (T,)
-        ax.semilogy(steps, np.clip(err, ylim[0], ylim[1]), "-o", ms=2.5, lw=1.2, color=color,
-                    label=f"lr = {lr:g}: rate {rates[lr]:.3f}")
-        ax.semilogy(steps, np.clip(err[0] * rates[lr] ** steps, ylim[0], ylim[1]), "--",
-                    lw=0.8, color=color)
+        ax.semilogy(
+            steps,
+            np.clip(err, ylim[0], ylim[1]),
+            "-o",
+            ms=2.5,
+            lw=1.2,
+            color=color,
+            label=f"lr = {lr:g}: rate {rates[lr]:.3f}",
+        )
+        ax.semilogy(
+            steps,
+            np.clip(err[0] * rates[lr] ** steps, ylim[0], ylim[1]),
+            "--",
+            lw=0.8,
+            color=color,
+        )
     ax.set_ylim(*ylim)
     ax.set_xlim(0, max(len(e) for e in errors.values()) - 1)
     ax.set_xlabel("step $t$")
@@ -124,7 +138,7 @@ def plot_error_curves(ax, errors, rates, ylim=(1e-4, 1e3)):
 
 
 def gd_frame(A, b, trajectory, upto, lr, lim, figsize=(3.6, 3.3)):
-    """One frame of the gradient-descent player: the path so far on the loss contours."""
+    """A frame of the gradient-descent player: the path so far on the loss contours."""
     fig, ax = plt.subplots(figsize=figsize)
     plot_quadratic(ax, A, b, lim, levels=8)
     plot_trajectory(ax, trajectory, upto, lim=lim)
@@ -136,9 +150,10 @@ def gd_frame(A, b, trajectory, upto, lr, lim, figsize=(3.6, 3.3)):
 
 
 def gd_player(A, b, x0, lrs, steps, lim=3.0, every=1, interval=300):
-    """Gradient descent on a 2-D quadratic, with a learning-rate slider and Play over steps.
+    """Gradient descent on a 2-D quadratic: a learning-rate slider, Play over steps.
 
-    Every (learning rate, step) frame is rendered now, so the widget works without a kernel.
+    Every (learning rate, step) frame is rendered now, so the widget works without a
+    kernel.
 
     Parameters
     ----------
@@ -159,7 +174,8 @@ def gd_player(A, b, x0, lrs, steps, lim=3.0, every=1, interval=300):
     Returns
     -------
     ipywidgets.VBox
-        From `precomputed_player`; ``.trajectories`` maps each lr to its (steps+1, 2) path.
+        From `precomputed_player`; ``.trajectories`` maps each lr to its path,
+        shape (steps + 1, 2).
     """
     grad = lambda x: optim.quadratic_grad(x, A, b)  # noqa: E731
     trajectories = {lr: optim.gradient_descent(grad, x0, lr, steps) for lr in lrs}
@@ -171,7 +187,8 @@ def gd_player(A, b, x0, lrs, steps, lim=3.0, every=1, interval=300):
     player = precomputed_player(
         render,
         {"lr": {f"{lr:g}": lr for lr in lrs}, "step": {str(t): t for t in shown}},
-        play="step", interval=interval,
+        play="step",
+        interval=interval,
     )
     player.trajectories = trajectories
     return player
@@ -190,7 +207,7 @@ def plot_lstsq_errors(ax, conds, errors, eps):
     eps : float
         Machine epsilon; ``eps * cond`` and ``eps * cond**2`` are drawn as guides.
     """
-    for (name, err), marker in zip(errors.items(), "osd^v"):
+    for (name, err), marker in zip(errors.items(), "osd^v", strict=False):
         ax.loglog(conds, err, marker=marker, lw=1.2, ms=5, label=name)
     ax.loglog(conds, eps * conds, ":", color="grey", label="eps cond(A)")
     ax.loglog(conds, eps * conds**2, "--", color="grey", label="eps cond(A)$^2$")
@@ -227,7 +244,7 @@ def plot_explained_variance(ax, explained_variance, marks=(0.9, 0.95)):
 
 
 def plot_projection(ax, Z, y):
-    """Scatter the first two principal coordinates, one colour per digit, labels at centroids.
+    """Scatter the first two principal coordinates, a colour and a label per digit.
 
     Parameters
     ----------
@@ -240,9 +257,23 @@ def plot_projection(ax, Z, y):
         ax.scatter(pts[:, 0], pts[:, 1], s=6, alpha=0.5, color=DIGIT_COLORS[d])
         if len(pts):
             cx, cy = pts.mean(axis=0)
-            ax.text(cx, cy, str(d), fontsize=12, weight="bold", ha="center", va="center",
-                    color="black", bbox=dict(facecolor="white", edgecolor=DIGIT_COLORS[d],
-                                             alpha=0.85, lw=2, boxstyle="round,pad=0.2"))
+            ax.text(
+                cx,
+                cy,
+                str(d),
+                fontsize=12,
+                weight="bold",
+                ha="center",
+                va="center",
+                color="black",
+                bbox={
+                    "facecolor": "white",
+                    "edgecolor": DIGIT_COLORS[d],
+                    "alpha": 0.85,
+                    "lw": 2,
+                    "boxstyle": "round,pad=0.2",
+                },
+            )
     ax.set_xlabel("principal coordinate 1")
     ax.set_ylabel("principal coordinate 2")
     ax.grid(alpha=0.3)
@@ -267,12 +298,12 @@ def digit_mosaic(rows, pad=1):
     for r, imgs in enumerate(rows):
         tiles = np.asarray(imgs).reshape(n, 8, 8)  # (n, 64) -> (n, 8, 8)
         for c in range(n):
-            mosaic[r * cell: r * cell + 8, c * cell: c * cell + 8] = tiles[c]
+            mosaic[r * cell : r * cell + 8, c * cell : c * cell + 8] = tiles[c]
     return mosaic
 
 
 def plot_digit_mosaic(ax, rows, row_labels, pad=1):
-    """Show rows of 8 x 8 digits as one image (grey scale clipped to 0..1), rows labelled.
+    """Rows of 8 x 8 digits as one image (grey scale clipped to 0..1), rows labelled.
 
     Parameters
     ----------
@@ -281,29 +312,39 @@ def plot_digit_mosaic(ax, rows, row_labels, pad=1):
     row_labels : sequence of str
     pad : int
     """
-    ax.imshow(np.clip(digit_mosaic(rows, pad), 0, 1), cmap="gray_r", vmin=0, vmax=1,
-              interpolation="nearest")
+    ax.imshow(
+        np.clip(digit_mosaic(rows, pad), 0, 1),
+        cmap="gray_r",
+        vmin=0,
+        vmax=1,
+        interpolation="nearest",
+    )
     ax.set_xticks([])
-    ax.set_yticks([4 + r * (8 + pad) for r in range(len(rows))], labels=row_labels, fontsize=8)
+    ax.set_yticks(
+        [4 + r * (8 + pad) for r in range(len(rows))], labels=row_labels, fontsize=8
+    )
     ax.tick_params(length=0)
 
 
 def reconstruction_figure(images, components, mean, k, figsize=(6.4, 1.9)):
-    """Digits (top) and their reconstructions from the first `k` principal components."""
+    """Digits (top) and their reconstructions from the first `k` principal axes."""
     Z = decomp.pca_transform(images, components[:k], mean)  # (n, k)
     rec = decomp.pca_reconstruct(Z, components[:k], mean)  # (n, 64)
     err = float(np.mean(np.sum((images - rec) ** 2, axis=1)))
     fig, ax = plt.subplots(figsize=figsize)
     plot_digit_mosaic(ax, [images, rec], ["original", f"k = {k}"])
-    ax.set_title(f"{k} of 64 numbers per image; mean squared error {err:.2f}", fontsize=9)
+    ax.set_title(
+        f"{k} of 64 numbers per image; mean squared error {err:.2f}", fontsize=9
+    )
     fig.tight_layout(pad=0.3)
     return fig
 
 
 def reconstruction_player(images, components, mean, ks):
-    """A slider over k showing `reconstruction_figure` for each k (precomputed frames)."""
+    """A slider over k showing `reconstruction_figure` for each k (precomputed)."""
     return precomputed_player(
         lambda k: reconstruction_figure(images, components, mean, k),
         {"k": {str(k): k for k in ks}},
-        play="k", interval=700,
+        play="k",
+        interval=700,
     )

@@ -1,12 +1,13 @@
 """What every chapter's exercise checkers return.
 
-A checker (in ``lalib.exercises_<chapter>``) takes the reader's answer, computes the
-right one with lalib (never typed in), and returns a `Check`.
+A checker (in ``lalib.exercises.<chapter>``) takes the reader's answer, computes the
+right one with lalib (never typed in), and returns a `Check`. No kernel module imports
+this package.
 """
 
 
 class Check:
-    """A verdict: ``bool(check)`` says whether the answer is right, ``repr`` explains."""
+    """A verdict: ``bool(check)`` says if the answer is right, ``repr`` explains."""
 
     def __init__(self, ok, message):
         self.ok = bool(ok)

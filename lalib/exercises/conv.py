@@ -10,7 +10,6 @@ import numpy as np
 from lalib import conv
 from lalib.exercises import Check
 
-
 # --------------------------------------------------------------------- exercise 1
 
 #: The layer of exercise 1: one 6 x 6 single-channel image, a 3 x 3 filter, padding 1.
@@ -18,7 +17,7 @@ EXERCISE1 = {"input_shape": (1, 6, 6), "kernel": (3, 3), "stride": 1, "padding":
 
 
 def check_toeplitz_count(shape, nonzeros):
-    """Exercise 1: the shape of the Toeplitz matrix of `EXERCISE1` and its nonzero count.
+    """Exercise 1: the shape of the Toeplitz matrix of `EXERCISE1`, its nonzero count.
 
     Parameters
     ----------
@@ -32,14 +31,25 @@ def check_toeplitz_count(shape, nonzeros):
     T = conv.toeplitz_matrix(w, (C, H, W), EXERCISE1["stride"], EXERCISE1["padding"])
     true_nnz = int(np.count_nonzero(T))
     if tuple(shape) != T.shape:
-        return Check(False, f"T has one row per output pixel and one column per input "
-                            f"pixel; shape {tuple(shape)} is not right")
+        return Check(
+            False,
+            f"T has one row per output pixel and one column per input "
+            f"pixel; shape {tuple(shape)} is not right",
+        )
     if int(nonzeros) != true_nnz:
-        hint = ("count the window positions per axis that stay inside the image"
-                if int(nonzeros) > true_nnz else "border windows still hold some pixels")
-        return Check(False, f"shape {T.shape} is right, {nonzeros} nonzeros is not: {hint}")
-    return Check(True, f"T is {T.shape} with {true_nnz} nonzeros, "
-                       f"{100 * true_nnz / T.size:.1f} % of its entries")
+        hint = (
+            "count the window positions per axis that stay inside the image"
+            if int(nonzeros) > true_nnz
+            else "border windows still hold some pixels"
+        )
+        return Check(
+            False, f"shape {T.shape} is right, {nonzeros} nonzeros is not: {hint}"
+        )
+    return Check(
+        True,
+        f"T is {T.shape} with {true_nnz} nonzeros, "
+        f"{100 * true_nnz / T.size:.1f} % of its entries",
+    )
 
 
 # --------------------------------------------------------------------- exercise 2
@@ -63,13 +73,19 @@ def check_shift_filter(w):
     expected[:, 1:] = x[:, :-1]  # move right, zeros enter on the left
     out = conv.conv2d(x[None, None], w[None, None], padding=1)[0, 0]  # (H, W)
     if np.allclose(out, expected):
-        return Check(True, "out[i, j] = x[i, j-1]: the single 1 sits left of the centre, "
-                           "because the window reads, it does not write")
+        return Check(
+            True,
+            "out[i, j] = x[i, j-1]: the single 1 sits left of the centre, "
+            "because the window reads, it does not write",
+        )
     moved_left = np.zeros_like(x)
     moved_left[:, :-1] = x[:, 1:]
     if np.allclose(out, moved_left):
-        return Check(False, "this moves the image to the left: conv2d does not flip the "
-                            "filter (it is a cross-correlation)")
+        return Check(
+            False,
+            "this moves the image to the left: conv2d does not flip the "
+            "filter (it is a cross-correlation)",
+        )
     return Check(False, "the output is not the image moved one pixel right")
 
 
@@ -99,14 +115,25 @@ def check_conv_function(my_conv2d):
         try:
             out = np.asarray(my_conv2d(x, w, s, p))
         except Exception as exc:  # the reader's code: report, do not crash the notebook
-            return Check(False, f"x {x.shape}, w {w.shape}, stride {s}, padding {p} "
-                                f"raised {type(exc).__name__}: {exc}")
+            return Check(
+                False,
+                f"x {x.shape}, w {w.shape}, stride {s}, padding {p} "
+                f"raised {type(exc).__name__}: {exc}",
+            )
         if out.shape != expected.shape:
-            return Check(False, f"x {x.shape}, w {w.shape}, stride {s}, padding {p}: "
-                                f"expected shape {expected.shape}, got {out.shape}")
+            return Check(
+                False,
+                f"x {x.shape}, w {w.shape}, stride {s}, padding {p}: "
+                f"expected shape {expected.shape}, got {out.shape}",
+            )
         if not np.allclose(out, expected, rtol=1e-4, atol=1e-4):
-            return Check(False, f"x {x.shape}, w {w.shape}, stride {s}, padding {p}: "
-                                f"values differ from conv2d_naive")
+            return Check(
+                False,
+                f"x {x.shape}, w {w.shape}, stride {s}, padding {p}: "
+                f"values differ from conv2d_naive",
+            )
         if out.dtype != np.float32:
             return Check(False, f"float32 input came back as {out.dtype}")
-    return Check(True, f"matches conv2d_naive on {len(cases)} shapes, strides and paddings")
+    return Check(
+        True, f"matches conv2d_naive on {len(cases)} shapes, strides and paddings"
+    )

@@ -1,0 +1,59 @@
+"""lalib.display.engine: chapter 7's pictures draw plain numbers, not results files."""
+
+import numpy as np
+
+from lalib.display import engine
+from lalib.display.figures import new_figure
+
+
+def test_engine_plots_draw_plain_numbers():
+    """The benchmark pictures take arrays and dicts of numbers, never a results file."""
+    fig, axes = new_figure(figsize=(6, 6), nrows=2, ncols=2)
+    engine.plot_gemm_square(axes[0, 0], {"float32": ([64, 128], [10.0, 20.0])})
+    engine.plot_roofline(
+        axes[0, 1],
+        100.0,
+        10.0,
+        ([1.0, 10.0], [9.0, 90.0]),
+        {"kernel": ([5.0], [30.0], [45.0])},
+        dtype="float64",
+    )
+    series = {
+        "slow": (np.array([1e6, 1e7]), np.array([1e-3, 1e-2])),
+        "fast": (np.array([1e6, 1e7]), np.array([1e-5, 1e-4])),
+    }
+    engine.plot_conv_time(axes[1, 0], series)
+    engine.plot_conv_gflops(axes[1, 1], series, peak=150.0)
+    assert [ln.get_label() for ln in axes[0, 0].lines] == ["float32"]
+    assert "float64" in axes[0, 1].get_title()
+    labels = [ln.get_label() for ln in axes[0, 1].lines]
+    assert labels[:3] == ["roofline", "square GEMM", "kernel (lalib)"]
+    assert [ln.get_color() for ln in axes[1, 0].lines] == list(
+        engine.METHOD_COLOURS[:2]
+    )
+    assert np.allclose(axes[1, 1].lines[1].get_ydata(), [1e2, 1e2])  # 1e7 / 1e-4 / 1e9
+    fig, ax = new_figure()
+    engine.plot_attention_memory(
+        ax,
+        np.array([512, 1024]),
+        [1.0, 4.0],
+        [0.5, 0.6],
+        [1.0, 4.0],
+        block_size=128,
+        title="one head",
+    )
+    assert ax.get_title() == "one head"
+    assert ax.lines[1].get_label() == "blockwise (block 128)"
+
+
+def test_conv_breakdown_player_has_a_frame_per_problem():
+    breakdowns = {
+        "8x8": ({"loops": 5.0, "Toeplitz": 0.5, "im2col": 0.1}, "small"),
+        "64x64": ({"loops": 500.0, "Toeplitz": np.nan, "im2col": 1.0}, "large"),
+    }
+    player = engine.conv_breakdown_player(breakdowns)
+    assert set(player.frames) == {("8x8",), ("64x64",)}
+    fig, ax = new_figure()
+    engine.plot_conv_breakdown(ax, *breakdowns["64x64"])
+    assert [t.get_text() for t in ax.texts] == [" 500 ms", " not run", " 1 ms"]
+    assert ax.get_title() == "large"
