@@ -1,8 +1,28 @@
 """Elementwise and row-wise nonlinearities with their backward passes."""
 
+import operator
+
 import numpy as np
 
-from lalib._checks import as_float_array
+from lalib._checks import as_real_array
+
+
+def _check_axis(axis, shape, name):
+    """`axis` as an int in ``0..ndim - 1`` for an array of `shape`, else ValueError.
+
+    A 0-d array counts as one axis of length 1 (NumPy reduces it along axis 0 or -1).
+    """
+    ndim = max(len(shape), 1)
+    try:
+        index = None if isinstance(axis, (bool, np.bool_)) else operator.index(axis)
+    except TypeError:
+        index = None
+    if index is None or not -ndim <= index < ndim:
+        raise ValueError(
+            f"axis must be an integer in {-ndim}..{ndim - 1} for {name} of shape "
+            f"{shape}, got {axis!r}"
+        )
+    return index % ndim
 
 
 def relu_forward(x):
@@ -17,21 +37,34 @@ def relu_forward(x):
     out : ndarray, shape of `x`
     cache : ndarray
         `x`, what `relu_backward` needs.
+
+    Raises
+    ------
+    ValueError
+        If `x` is not a rectangular array of real numbers.
     """
-    x = as_float_array(x, "x")
+    x = as_real_array(x, "x")
     return np.maximum(x, 0), x
 
 
 def relu_backward(dout, cache):
     """Gradient of `relu_forward`: `dout` where the input was positive, 0 elsewhere.
 
-    The derivative at exactly 0 is taken as 0 (a subgradient).
+    The derivative at exactly 0 is taken as 0 (a subgradient). The result has the dtype
+    of the cache: `dout` is cast to it, so a float64 `dout` does not promote float32.
+
+    Raises
+    ------
+    ValueError
+        If `dout` does not have the input's shape, or either is not real numbers.
     """
-    x = cache
-    dout = as_float_array(dout, "dout")
+    x = as_real_array(cache, "cache")
+    dout = as_real_array(dout, "dout")
     if dout.shape != x.shape:
-        raise ValueError(f"dout must have the input's shape {x.shape}, got {dout.shape}")
-    return dout * (x > 0)
+        raise ValueError(
+            f"dout must have the input's shape {x.shape}, got {dout.shape}"
+        )
+    return dout.astype(x.dtype, copy=False) * (x > 0)
 
 
 def relu(x):
@@ -55,20 +88,33 @@ def softmax(z, axis=-1):
     z : ndarray, any shape
         Logits. float32 stays float32.
     axis : int
-        The axis that sums to 1.
+        The axis that sums to 1, in ``-z.ndim .. z.ndim - 1``.
 
     Returns
     -------
     p : ndarray, shape of `z`
+        If `axis` has length 0 there is nothing to normalise and `p` is an empty
+        array of the shape of `z` (as is an empty batch along another axis).
+
+    Raises
+    ------
+    ValueError
+        If `axis` is not an integer within the dimensions of `z`, or `z` is not a
+        rectangular array of real numbers.
 
     Examples
     --------
     >>> softmax(np.array([1e4, 0.0, -1e4]))
     array([1., 0., 0.])
     """
-    z = as_float_array(z, "z")
+    z = as_real_array(z, "z")
+    axis = _check_axis(axis, z.shape, "z")
+    if z.ndim and z.shape[axis] == 0:  # nothing to normalise; np.max would refuse it
+        return np.zeros_like(z)
     zmax = np.max(z, axis=axis, keepdims=True)
-    zmax = np.where(np.isneginf(zmax), 0, zmax)  # an all -inf slice: exp(-inf) = 0 below
+    zmax = np.where(
+        np.isneginf(zmax), 0, zmax
+    )  # an all -inf slice: exp(-inf) = 0 below
     e = np.exp(z - zmax)
     s = np.sum(e, axis=axis, keepdims=True)
     # Divide wherever s != 0: a NaN logit makes its slice NaN (never hidden as zeros),
@@ -89,13 +135,22 @@ def softmax_backward(dout, p, axis=-1):
     p : ndarray
         The softmax output.
     axis : int
+        The axis `softmax` normalised, in ``-p.ndim .. p.ndim - 1``.
 
     Returns
     -------
     dz : ndarray, shape of `p`
+        In the dtype of `p`: `dout` is cast to it, as the other backward passes do.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ, `axis` is out of range, or an input is not real numbers.
     """
-    dout = as_float_array(dout, "dout")
-    p = as_float_array(p, "p")
+    dout = as_real_array(dout, "dout")
+    p = as_real_array(p, "p")
     if dout.shape != p.shape:
         raise ValueError(f"dout must have the shape of p {p.shape}, got {dout.shape}")
+    axis = _check_axis(axis, p.shape, "p")
+    dout = dout.astype(p.dtype, copy=False)
     return p * (dout - np.sum(dout * p, axis=axis, keepdims=True))

@@ -1,8 +1,9 @@
-"""Loss functions, each returning the loss and its gradient with respect to the prediction."""
+"""Loss functions, each returning the loss and its gradient with respect to the
+prediction."""
 
 import numpy as np
 
-from lalib._checks import as_float_array, check_ndim, check_same_shape
+from lalib._checks import as_array, as_real_array, check_ndim, check_same_shape
 
 
 def squared_error(y, t):
@@ -20,16 +21,22 @@ def squared_error(y, t):
     L : float
     dL_dy : ndarray, same shape as `y`
         ``y - t``: the factor 1/2 exists to cancel the 2 from the derivative.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or an input is not a rectangular array of real numbers.
     """
-    y = as_float_array(y, "y")
-    t = as_float_array(t, "t")
+    y = as_real_array(y, "y")
+    t = as_real_array(t, "t")
     check_same_shape(y, t, "y", "t")
     diff = y - t
     return 0.5 * float(np.sum(diff * diff)), diff
 
 
 def softmax_cross_entropy(scores, labels):
-    """Mean cross-entropy of softmax probabilities against integer labels, and ``dL/dscores``.
+    """Mean cross-entropy of softmax probabilities against integer labels, and
+    ``dL/dscores``.
 
     For one row of K class scores ``s`` with true class ``y`` the loss is
     ``-log softmax(s)[y] = logsumexp(s) - s[y]``; `L` is its mean over the N rows.
@@ -69,14 +76,16 @@ def softmax_cross_entropy(scores, labels):
     array([[-0.375,  0.125,  0.125,  0.125],
            [ 0.125,  0.125,  0.125, -0.375]])
     """
-    scores = as_float_array(scores, "scores")
+    scores = as_real_array(scores, "scores")
     check_ndim(scores, 2, "scores", "(N, K)")
     n, k = scores.shape
     if n == 0 or k == 0:
-        raise ValueError(f"scores must have at least one row and one class, got {scores.shape}")
+        raise ValueError(
+            f"scores must have at least one row and one class, got {scores.shape}"
+        )
     if not np.all(np.isfinite(scores)):
         raise ValueError("scores must be finite (no inf or NaN)")
-    labels = np.asarray(labels)
+    labels = as_array(labels, "labels")
     if labels.shape != (n,):
         raise ValueError(f"labels must have shape (N,) = ({n},), got {labels.shape}")
     if not np.issubdtype(labels.dtype, np.integer):

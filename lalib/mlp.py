@@ -13,6 +13,14 @@ forward pass cached.
 
 import numpy as np
 
+from lalib._checks import (
+    as_array,
+    as_real_array,
+    check_float_dtype,
+    check_int,
+    check_positive_finite,
+    check_rng,
+)
 from lalib.activations import relu_backward, relu_forward
 from lalib.linear import linear_backward, linear_forward
 from lalib.losses import softmax_cross_entropy
@@ -38,27 +46,57 @@ def init_params(sizes, rng, dtype=np.float64):
         from a normal with variance ``2 / sizes[l-1]`` (He et al. 2015: keeps the scale
         of activations roughly constant through relu layers) and ``b_l`` zeros.
 
+    Raises
+    ------
+    ValueError
+        If `sizes` is not a sequence of at least two positive integers (2.5 and True
+        are refused, not truncated), `dtype` is not float32 or float64, or a weight
+        matrix is too large to allocate.
+    TypeError
+        If `rng` is not a ``numpy.random.Generator`` (None included: the draw must be
+        reproducible, so the generator is required).
+
     Examples
     --------
     >>> params = init_params((64, 32, 10), np.random.default_rng(0))
     >>> [p.shape for p in params]
     [(64, 32), (32,), (32, 10), (10,)]
     """
-    sizes = [int(s) for s in sizes]
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise ValueError(f"sizes must hold at least two positive widths, got {sizes}")
+    expected = f"sizes must hold at least two positive integer widths, got {sizes!r}"
+    try:
+        widths = [check_int(s, "each width", minimum=1) for s in sizes]
+    except (TypeError, ValueError):  # not iterable, or a width that is not an int >= 1
+        raise ValueError(expected) from None
+    if len(widths) < 2:
+        raise ValueError(expected)
+    sizes = widths
+    dtype = check_float_dtype(dtype, "dtype")
+    check_rng(rng, "rng")
     params = []
     for d, m in zip(sizes[:-1], sizes[1:]):
         scale = (2.0 / d) ** 0.5  # a Python float, so float32 weights stay float32
-        params.append((rng.standard_normal((d, m)) * scale).astype(dtype))  # (D, M)
+        try:
+            W = rng.standard_normal((d, m))  # (D, M)
+        except (ValueError, MemoryError):  # beyond NumPy's limits or the memory
+            raise ValueError(
+                f"a weight matrix of shape {(d, m)} (from sizes {sizes}) cannot be "
+                "allocated"
+            ) from None
+        params.append((W * scale).astype(dtype))  # (D, M)
         params.append(np.zeros(m, dtype=dtype))  # (M,)
     return params
 
 
 def _check_params(params):
+    if not isinstance(params, (list, tuple)):
+        raise TypeError(
+            "params must be a list of arrays [W1, b1, W2, b2, ...], "
+            f"got {type(params).__name__}"
+        )
     if len(params) < 2 or len(params) % 2:
         raise ValueError(
-            f"params must be [W1, b1, W2, b2, ...] (an even, non-zero count), got {len(params)}"
+            "params must be [W1, b1, W2, b2, ...] (an even, non-zero count), "
+            f"got {len(params)}"
         )
 
 
@@ -76,13 +114,16 @@ def mlp_forward(params, x):
     scores : ndarray, shape (N, K)
         Output of the last linear layer (no relu after it).
     caches : list of tuple
-        One ``(linear_cache, relu_cache)`` per layer; the last layer's relu cache is None.
+        One ``(linear_cache, relu_cache)`` per layer; the last layer's relu
+        cache is None.
 
     Raises
     ------
     ValueError
         If `params` is not a list of (W, b) pairs, or any shape does not chain
         (the message names the shapes, from `lalib.linear.linear_forward`).
+    TypeError
+        If `params` is not a list (or tuple) of arrays.
     """
     _check_params(params)
     caches = []
@@ -90,7 +131,9 @@ def mlp_forward(params, x):
     n_layers = len(params) // 2
     for layer in range(n_layers):
         W, b = params[2 * layer], params[2 * layer + 1]
-        a, lin_cache = linear_forward(h, W, b)  # (N, D_l) @ (D_l, M_l) + (M_l,) -> (N, M_l)
+        a, lin_cache = linear_forward(
+            h, W, b
+        )  # (N, D_l) @ (D_l, M_l) + (M_l,) -> (N, M_l)
         if layer < n_layers - 1:
             h, relu_cache = relu_forward(a)  # (N, M_l)
         else:
@@ -115,7 +158,22 @@ def mlp_backward(dscores, caches):
         ``[dW1, db1, ..., dWL, dbL]``, each of its parameter's shape.
     dx : ndarray, shape (N, D)
         dL/dx, the gradient with respect to the input batch.
+
+    Raises
+    ------
+    ValueError
+        If `dscores` does not have the shape of the scores (the message names both).
+    TypeError
+        If `caches` is not the non-empty list `mlp_forward` returned.
     """
+    if not isinstance(caches, (list, tuple)) or not caches:
+        raise TypeError(
+            "caches must be the non-empty list of per-layer caches from mlp_forward, "
+            f"got {type(caches).__name__} of length {len(caches)}"
+            if isinstance(caches, (list, tuple))
+            else "caches must be the non-empty list of per-layer caches from "
+            f"mlp_forward, got {type(caches).__name__}"
+        )
     grads = [None] * (2 * len(caches))
     dh = dscores
     for layer in reversed(range(len(caches))):
@@ -142,66 +200,215 @@ def mlp_loss(params, x, labels):
 
 
 def predict(params, x):
-    """The class with the highest score for each row of `x`: int array of shape (N,)."""
-    return np.argmax(mlp_forward(params, x)[0], axis=1)
+    """The class with the highest score for each row of `x`: int array of shape (N,).
+
+    Raises
+    ------
+    ValueError
+        If a shape does not chain (as `mlp_forward`), or a row's scores hold NaN (from
+        NaN or inf in `x` or the parameters): no class can be read off them, and
+        ``argmax`` would silently report class 0.
+    """
+    scores = mlp_forward(params, x)[0]  # (N, K)
+    bad = np.isnan(scores).any(axis=1)  # (N,)
+    if bad.any():
+        raise ValueError(
+            f"the scores of {int(bad.sum())} of the {bad.size} rows of x (shape "
+            f"{np.shape(x)}) are NaN, the first in row {int(np.argmax(bad))}; no "
+            "class can be predicted from them"
+        )
+    return np.argmax(scores, axis=1)
+
+
+def _check_labels(labels, n, n_classes, name, x_name, x_shape):
+    """`labels` as an integer array of shape (n,) with values in 0..n_classes-1."""
+    labels = as_array(labels, name)
+    if labels.shape != (n,):
+        raise ValueError(
+            f"{name} must have shape (N,) = ({n},) for {x_name} of shape {x_shape}, "
+            f"got {labels.shape}"
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name} must be integers, got dtype {labels.dtype}")
+    if n and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(
+            f"{name} must lie in 0..{n_classes - 1} (K={n_classes} classes), "
+            f"got values from {labels.min()} to {labels.max()}"
+        )
+    return labels
 
 
 def accuracy(params, x, labels):
-    """Fraction of rows of `x` whose predicted class equals `labels`."""
-    return float(np.mean(predict(params, x) == np.asarray(labels)))
+    """Fraction of rows of `x` whose predicted class equals `labels`.
+
+    Parameters
+    ----------
+    params : list of ndarray
+        ``[W1, b1, ..., WL, bL]`` as from `init_params`.
+    x : ndarray, shape (N, D)
+        At least one row.
+    labels : ndarray of int, shape (N,)
+        One true class per row, in ``0..K-1``. A column (N, 1) is refused: with the (N,)
+        predictions it would broadcast to an (N, N) table and give a wrong fraction.
+
+    Returns
+    -------
+    acc : float
+        In [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If `labels` is not (N,) integers in ``0..K-1``, `x` has no rows, or a shape
+        does not chain.
+    """
+    pred = predict(params, x)  # (N,); validates params and x
+    if pred.size == 0:
+        raise ValueError(f"x must have at least one row to score, got {np.shape(x)}")
+    n_classes = np.shape(params[-1])[0]
+    labels = _check_labels(labels, pred.shape[0], n_classes, "labels", "x", np.shape(x))
+    return float(np.mean(pred == labels))
+
+
+def _check_fits(params, X, name):
+    """ValueError naming `X`'s shape unless `params` chain from its D features."""
+    try:
+        mlp_forward(params, X[:1])  # one row: checks every shape, cheaply
+    except ValueError as exc:
+        raise ValueError(
+            f"params do not fit {name} of shape {X.shape}: {exc}"
+        ) from None
+
+
+def _diverged(what, epoch, lr):
+    return ValueError(
+        f"training diverged: {what} became non-finite in epoch {epoch + 1} with "
+        f"lr={lr}; lower lr (params are left unchanged)"
+    )
 
 
 def train(params, X, y, *, epochs, batch_size, lr, rng, X_test=None, y_test=None):
-    """Mini-batch gradient descent on the softmax cross-entropy; updates `params` in place.
+    """Mini-batch gradient descent on the softmax cross-entropy; updates `params` in
+    place.
 
     Each epoch shuffles the training rows with `rng`, splits them into batches of
     `batch_size` (the last one may be smaller) and takes one step
     ``p -= lr * dL/dp`` per batch for every parameter.
+
+    Every argument is checked before the first step, and the steps are taken on
+    copies that are written back into `params` only when training completes: on any
+    error (bad input, or scores that overflow because `lr` is too large) `params` is
+    left exactly as it was.
 
     Parameters
     ----------
     params : list of ndarray
         From `init_params`; modified in place.
     X : ndarray, shape (N, D)
+        At least one row, all entries finite.
     y : ndarray of int, shape (N,)
+        Classes in ``0..K-1``, K the width of the last layer.
     epochs : int
+        At least 1.
     batch_size : int
+        At least 1.
     lr : float
-        Learning rate (step size).
+        Learning rate (step size): a finite number > 0.
     rng : numpy.random.Generator
         Orders the batches; pass a seeded one for a reproducible run.
     X_test, y_test : ndarray, optional
-        Held-out data whose accuracy is recorded after every epoch.
+        Held-out data whose accuracy is recorded after every epoch: both or neither.
 
     Returns
     -------
     history : dict of str -> ndarray, each of shape (epochs,)
         ``"loss"`` (mean batch loss over the epoch), ``"train_acc"`` and, with test
         data, ``"test_acc"``, the accuracies after the epoch.
+
+    Raises
+    ------
+    ValueError
+        If a shape does not chain, a parameter is not a writeable floating array, `X`
+        or `X_test` is empty or not finite, a label is not an integer in ``0..K-1``,
+        only one of `X_test` and `y_test` is given, `epochs` or `batch_size` is not a
+        positive integer (1.5 and True are refused, not truncated), `lr` is not a
+        positive finite number, or the scores or parameters become non-finite during
+        training (`lr` too large: descent diverged).
+    TypeError
+        If `params` is not a list of ndarrays or `rng` is not a
+        ``numpy.random.Generator``.
     """
-    X = np.asarray(X)
-    y = np.asarray(y)
+    epochs = check_int(epochs, "epochs", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    lr = check_positive_finite(lr, "lr")
+    check_rng(rng, "rng")
+    _check_params(params)
+    for i, p in enumerate(params):
+        if not isinstance(p, np.ndarray):
+            raise TypeError(
+                f"params[{i}] must be an ndarray (train updates it in place), "
+                f"got {type(p).__name__}"
+            )
+        if not np.issubdtype(p.dtype, np.floating) or not p.flags.writeable:
+            raise ValueError(
+                f"params[{i}] must be a writeable floating array (train updates it in "
+                f"place), got dtype {p.dtype}, writeable={p.flags.writeable}"
+            )
+    X = as_real_array(X, "X")
+    y = as_array(y, "y")
     if X.ndim != 2 or y.shape != (X.shape[0],):
-        raise ValueError(f"X must be (N, D) and y (N,), got X {X.shape} and y {y.shape}")
-    if int(epochs) < 1 or int(batch_size) < 1 or not lr > 0:
         raise ValueError(
-            f"epochs, batch_size and lr must be positive, got {epochs}, {batch_size}, {lr}"
+            f"X must be (N, D) and y (N,), got X {X.shape} and y {y.shape}"
         )
+    if X.shape[0] == 0:
+        raise ValueError(f"X must have at least one row, got {X.shape}")
+    if not np.all(np.isfinite(X)):
+        raise ValueError("X must be finite (no inf or NaN): the loss is undefined")
+    _check_fits(params, X, "X")
+    n_classes = params[-1].shape[0]
+    y = _check_labels(y, X.shape[0], n_classes, "y", "X", X.shape)
+    if (X_test is None) != (y_test is None):
+        given = "X_test" if y_test is None else "y_test"
+        raise ValueError(
+            f"{given} was given alone: pass X_test and y_test together, or neither"
+        )
+    if X_test is not None:
+        X_test = as_real_array(X_test, "X_test")
+        if X_test.ndim != 2 or X_test.shape[0] == 0:
+            raise ValueError(
+                f"X_test must be (N_test, D) with at least one row, got {X_test.shape}"
+            )
+        if not np.all(np.isfinite(X_test)):
+            raise ValueError("X_test must be finite (no inf or NaN)")
+        _check_fits(params, X_test, "X_test")
+        n_test = X_test.shape[0]
+        _check_labels(y_test, n_test, n_classes, "y_test", "X_test", X_test.shape)
+    work = [np.array(p) for p in params]  # the steps go here until training succeeds
     n = X.shape[0]
     history = {"loss": [], "train_acc": []}
     if X_test is not None:
         history["test_acc"] = []
-    for _ in range(int(epochs)):
+    for epoch in range(epochs):
         order = rng.permutation(n)
         losses = []
-        for start in range(0, n, int(batch_size)):
-            batch = order[start:start + int(batch_size)]
-            L, grads = mlp_loss(params, X[batch], y[batch])  # X[batch]: (B, D)
-            for p, g in zip(params, grads):
-                p -= lr * g  # in place: the caller's arrays are the model
-            losses.append(L)
+        # Overflow is not warned about but checked: a diverging run raises below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for start in range(0, n, batch_size):
+                batch = order[start : start + batch_size]
+                scores, caches = mlp_forward(work, X[batch])  # (B, K); X[batch]: (B, D)
+                if not np.all(np.isfinite(scores)):
+                    raise _diverged("the scores", epoch, lr)
+                L, dscores = softmax_cross_entropy(scores, y[batch])
+                grads, _ = mlp_backward(dscores, caches)
+                for p, g in zip(work, grads, strict=True):
+                    p -= lr * g  # in place on the working copies
+                losses.append(L)
+            if not all(np.all(np.isfinite(p)) for p in work):
+                raise _diverged("the parameters", epoch, lr)
         history["loss"].append(float(np.mean(losses)))
-        history["train_acc"].append(accuracy(params, X, y))
+        history["train_acc"].append(accuracy(work, X, y))
         if X_test is not None:
-            history["test_acc"].append(accuracy(params, X_test, y_test))
+            history["test_acc"].append(accuracy(work, X_test, y_test))
+    for p, w in zip(params, work, strict=True):
+        p[...] = w  # in place: the caller's arrays are the model
     return {k: np.array(v) for k, v in history.items()}

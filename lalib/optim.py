@@ -18,37 +18,55 @@ of arrays, as a network keeps them.
 
 import numpy as np
 
-from lalib._checks import as_float_array, check_ndim
+from lalib._checks import (
+    as_real_array,
+    check_int,
+    check_ndim,
+    check_number,
+    check_positive_finite,
+)
 
 
 def _check_lr(lr):
-    lr = float(lr)
-    if not np.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive finite number, got {lr}")
-    return lr
+    return check_positive_finite(lr, "lr")
 
 
 def _check_hessian(A):
-    A = as_float_array(A, "A")
+    A = as_real_array(A, "A")
     check_ndim(A, 2, "A", "(d, d)")
     if A.shape[0] != A.shape[1]:
         raise ValueError(f"A must be square (d, d), got shape {A.shape}")
-    tol = 1e3 * float(np.finfo(A.dtype).eps) * max(float(np.max(np.abs(A), initial=0.0)), 1.0)
-    if not float(np.max(np.abs(A - A.T), initial=0.0)) <= tol:  # NaN fails too
-        raise ValueError("A must be symmetric (it plays the Hessian); use (A + A.T) / 2")
+    # Symmetric up to rounding among the finite entries; a NaN or inf must sit opposite
+    # the same value (NaN opposite NaN), so that NaN input propagates to NaN output
+    # instead of being reported as asymmetry.
+    finite = np.isfinite(A) & np.isfinite(A.T)  # (d, d)
+    same = (A == A.T) | (np.isnan(A) & np.isnan(A.T))  # (d, d)
+    scale = max(float(np.max(np.abs(A[finite]), initial=0.0)), 1.0)
+    tol = 1e3 * float(np.finfo(A.dtype).eps) * scale
+    asym = float(np.max(np.abs(A[finite] - A.T[finite]), initial=0.0))
+    if not (asym <= tol and np.all(finite | same)):
+        raise ValueError(
+            f"A (shape {A.shape}) must be symmetric (it plays the Hessian); "
+            "use (A + A.T) / 2"
+        )
     return A
+
+
+def _work_dtype(dtype):
+    """LAPACK does not take float16: eigenvalues and solves run in float32 for it."""
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
 
 
 def _check_quadratic(A, b):
     A = _check_hessian(A)
-    b = as_float_array(b, "b")
+    b = as_real_array(b, "b")
     if b.shape != (A.shape[0],):
         raise ValueError(f"b must have shape (d,) = ({A.shape[0]},), got {b.shape}")
     return A, b
 
 
 def _check_points(x, d):
-    x = as_float_array(x, "x")
+    x = as_real_array(x, "x")
     if x.ndim not in (1, 2) or x.shape[-1] != d:
         raise ValueError(f"x must have shape (d,) or (K, d) with d={d}, got {x.shape}")
     return x
@@ -68,6 +86,12 @@ def quadratic_loss(x, A, b):
     Returns
     -------
     f : float or ndarray, shape (K,)
+
+    Raises
+    ------
+    ValueError
+        If `A` is not a symmetric (d, d) matrix, `b` is not (d,), `x` is not (d,) or
+        (K, d), or an input is not real numbers. NaN entries propagate to `f`.
 
     Examples
     --------
@@ -94,7 +118,13 @@ def quadratic_grad(x, A, b):
     Returns
     -------
     g : ndarray, shape of `x`
-        One gradient per row; ``x @ A`` equals ``(A x)^T`` row by row because A is symmetric.
+        One gradient per row; ``x @ A`` equals ``(A x)^T`` row by row because A is
+        symmetric.
+
+    Raises
+    ------
+    ValueError
+        As `quadratic_loss`.
     """
     A, b = _check_quadratic(A, b)
     x = _check_points(x, A.shape[0])
@@ -102,7 +132,8 @@ def quadratic_grad(x, A, b):
 
 
 def quadratic_minimizer(A, b):
-    """The minimiser ``x* = A^{-1} b`` of `quadratic_loss` (A symmetric positive definite).
+    """The minimiser ``x* = A^{-1} b`` of `quadratic_loss` (A symmetric positive
+    definite).
 
     Parameters
     ----------
@@ -112,16 +143,28 @@ def quadratic_minimizer(A, b):
     Returns
     -------
     x_star : ndarray, shape (d,)
+        In the dtype of ``A @ b`` (float16 is computed in float32). For ``d = 0`` the
+        empty vector; all NaN if `A` holds NaN or inf (NaN or inf in `b` propagates).
 
     Raises
     ------
     ValueError
-        If A is not symmetric positive definite: then there is no unique minimum.
+        If A is not symmetric positive definite: then there is no unique minimum. Also
+        on bad shapes or non-real input.
     """
     A, b = _check_quadratic(A, b)
-    if np.linalg.eigvalsh(A)[0] <= 0:
-        raise ValueError("A must be positive definite for f to have a unique minimum")
-    return np.linalg.solve(A, b)  # (d, d) x = (d,)
+    out_dtype = np.result_type(A, b)
+    if not np.all(np.isfinite(A)):
+        return np.full(A.shape[0], np.nan, dtype=out_dtype)
+    A = A.astype(_work_dtype(A.dtype), copy=False)
+    b = b.astype(_work_dtype(b.dtype), copy=False)
+    lam = np.linalg.eigvalsh(A)  # (d,) ascending; empty for d = 0
+    if lam.size and lam[0] <= 0:
+        raise ValueError(
+            f"A must be positive definite for f to have a unique minimum, but its "
+            f"smallest eigenvalue is {lam[0]:.3g} (A of shape {A.shape})"
+        )
+    return np.linalg.solve(A, b).astype(out_dtype, copy=False)  # (d, d) x = (d,)
 
 
 def gd_rate(A, lr):
@@ -141,10 +184,18 @@ def gd_rate(A, lr):
     Returns
     -------
     rate : float
+        NaN if `A` holds NaN or inf.
+
+    Raises
+    ------
+    ValueError
+        If `A` is not a symmetric (d, d) matrix with d >= 1 (the rate of an empty
+        problem is undefined), or `lr` is not a positive finite number.
 
     Examples
     --------
-    Eigenvalues 1 and 10: the best step ``2 / (1 + 10)`` contracts by ``9 / 11`` per step.
+    Eigenvalues 1 and 10: the best step ``2 / (1 + 10)`` contracts by ``9 / 11`` per
+    step.
 
     >>> A = np.diag([1.0, 10.0])
     >>> round(gd_rate(A, 2 / 11), 6), round(9 / 11, 6)
@@ -154,7 +205,11 @@ def gd_rate(A, lr):
     """
     A = _check_hessian(A)
     lr = _check_lr(lr)
-    lam = np.linalg.eigvalsh(A)  # (d,) ascending
+    if A.shape[0] == 0:
+        raise ValueError(f"A must be at least (1, 1) to have a rate, got {A.shape}")
+    if not np.all(np.isfinite(A)):
+        return float("nan")
+    lam = np.linalg.eigvalsh(A.astype(_work_dtype(A.dtype), copy=False))  # (d,)
     return float(np.max(np.abs(1.0 - lr * lam)))
 
 
@@ -174,6 +229,12 @@ def gd_step(params, grads, lr):
     new_params : ndarray, or list of ndarray
         New arrays of the input dtype; `params` is not modified.
 
+    Raises
+    ------
+    ValueError
+        If `lr` is not a positive finite number, `grads` does not match `params` in
+        structure or shapes, or an array is not real numbers.
+
     Examples
     --------
     >>> gd_step(np.array([1.0, 2.0]), np.array([10.0, -10.0]), lr=0.1)
@@ -185,21 +246,24 @@ def gd_step(params, grads, lr):
             n = len(grads) if isinstance(grads, (list, tuple)) else "a non-sequence"
             raise ValueError(f"got {len(params)} parameter arrays but {n} gradients")
         return [gd_step(p, g, lr) for p, g in zip(params, grads)]
-    p = as_float_array(params, "params")
-    g = as_float_array(grads, "grads")
+    p = as_real_array(params, "params")
+    g = as_real_array(grads, "grads")
     if p.shape != g.shape:
-        raise ValueError(f"grads must have the shape of params {p.shape}, got {g.shape}")
+        raise ValueError(
+            f"grads must have the shape of params {p.shape}, got {g.shape}"
+        )
     return (p - lr * g).astype(p.dtype, copy=False)  # a Python-float lr keeps float32
 
 
 def gradient_descent(grad_fn, x0, lr, steps, momentum=0.0):
-    """Run gradient descent (optionally with heavy-ball momentum) and keep every iterate.
+    """Run gradient descent (optionally with heavy-ball momentum) and keep every
+    iterate.
 
     Plain descent is ``x_{t+1} = x_t - lr * grad_fn(x_t)``. With ``momentum = beta > 0``
     it is Polyak's heavy ball, ``v_{t+1} = beta v_t - lr grad_fn(x_t)``,
-    ``x_{t+1} = x_t + v_{t+1}`` (``v_0 = 0``), which on a quadratic with condition number
-    kappa and well-chosen (lr, beta) contracts like ``(sqrt(kappa) - 1) / (sqrt(kappa) + 1)``
-    instead of ``(kappa - 1) / (kappa + 1)``.
+    ``x_{t+1} = x_t + v_{t+1}`` (``v_0 = 0``), which on a quadratic with condition
+    number kappa and well-chosen (lr, beta) contracts like
+    ``(sqrt(kappa) - 1) / (sqrt(kappa) + 1)`` instead of ``(kappa - 1) / (kappa + 1)``.
 
     Parameters
     ----------
@@ -210,15 +274,25 @@ def gradient_descent(grad_fn, x0, lr, steps, momentum=0.0):
     lr : float
         Learning rate (positive).
     steps : int
-        Number of updates (non-negative).
+        Number of updates (non-negative); an integer: 2.5, inf and True are refused.
     momentum : float
         beta in ``[0, 1)``; 0 is plain gradient descent.
 
     Returns
     -------
     trajectory : ndarray, shape (steps + 1, d) (``(steps + 1,) + x0.shape`` in general)
-        Row t is the iterate after t steps; row 0 is `x0`. Same dtype as `x0`. A divergent
-        run grows geometrically and can overflow to inf if run long enough.
+        Row t is the iterate after t steps; row 0 is `x0`. Same dtype as `x0`. A
+        divergent run grows geometrically and can overflow to inf if run long enough.
+
+    Raises
+    ------
+    ValueError
+        If `lr` is not a positive finite number, `steps` is not a non-negative integer
+        (or the trajectory for it cannot be allocated), `momentum` is not a number in
+        ``[0, 1)``, or `grad_fn` returns something other than real numbers of `x0`'s
+        shape.
+    TypeError
+        If `grad_fn` is not callable.
 
     Examples
     --------
@@ -229,20 +303,31 @@ def gradient_descent(grad_fn, x0, lr, steps, momentum=0.0):
     >>> gradient_descent(lambda x: 4 * x, np.array([1.0]), lr=0.625, steps=3)[:, 0]
     array([ 1.   , -1.5  ,  2.25 , -3.375])
     """
+    if not callable(grad_fn):
+        raise TypeError(f"grad_fn must be callable, got {type(grad_fn).__name__}")
     lr = _check_lr(lr)
-    if int(steps) != steps or steps < 0:
-        raise ValueError(f"steps must be a non-negative integer, got {steps}")
-    momentum = float(momentum)
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
-    x = as_float_array(x0, "x0")
-    trajectory = np.empty((int(steps) + 1,) + x.shape, dtype=x.dtype)  # (steps + 1, d)
+    steps = check_int(steps, "steps", minimum=0)
+    beta = check_number(momentum, "momentum")
+    if not 0.0 <= beta < 1.0:
+        raise ValueError(f"momentum must lie in [0, 1), got {momentum!r}")
+    momentum = beta
+    x = as_real_array(x0, "x0")
+    shape = (steps + 1,) + x.shape  # (steps + 1, d)
+    try:
+        trajectory = np.empty(shape, dtype=x.dtype)
+    except (ValueError, MemoryError):  # too big for the address space or the memory
+        raise ValueError(
+            f"steps={steps} asks for a trajectory of shape {shape} ({x.dtype}), which "
+            "cannot be allocated; run fewer steps at a time"
+        ) from None
     trajectory[0] = x
     velocity = np.zeros_like(x)  # (d,)
-    for t in range(1, int(steps) + 1):  # sequential by nature: each step needs the last
-        g = np.asarray(grad_fn(x))
+    for t in range(1, steps + 1):  # sequential by nature: each step needs the last
+        g = as_real_array(grad_fn(x), "grad_fn(x)")
         if g.shape != x.shape:
-            raise ValueError(f"grad_fn returned shape {g.shape}, expected x0's shape {x.shape}")
+            raise ValueError(
+                f"grad_fn returned shape {g.shape}, expected x0's shape {x.shape}"
+            )
         velocity = (momentum * velocity - lr * g).astype(x.dtype, copy=False)  # (d,)
         x = x + velocity  # (d,)
         trajectory[t] = x

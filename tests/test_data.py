@@ -39,7 +39,8 @@ def test_digits_float32_and_deterministic(digits):
 
 
 def test_digit_image_looks_like_its_label(digits):
-    """A zero has an empty centre and ink around it; a one has ink in the middle column."""
+    """A zero has an empty centre and ink around it; a one has ink in the middle
+    column."""
     X, y = digits
     zeros = X[y == 0].reshape(-1, 8, 8).mean(axis=0)
     ones = X[y == 1].reshape(-1, 8, 8).mean(axis=0)
@@ -90,7 +91,9 @@ def test_split_hypothesis_partition(N, frac, seed):
         with pytest.raises(ValueError, match="both need at least one"):
             data.train_test_split(X, y, frac, rng=np.random.default_rng(seed))
         return
-    Xtr, Xte, ytr, yte = data.train_test_split(X, y, frac, rng=np.random.default_rng(seed))
+    Xtr, Xte, ytr, yte = data.train_test_split(
+        X, y, frac, rng=np.random.default_rng(seed)
+    )
     assert len(yte) == n_test
     np.testing.assert_array_equal(np.sort(np.concatenate([ytr, yte])), y)
     np.testing.assert_array_equal(Xtr[:, 1], ytr)
@@ -100,7 +103,12 @@ def test_split_hypothesis_partition(N, frac, seed):
 @pytest.mark.parametrize(
     "X, y, frac, match",
     [
-        (np.ones((5, 2)), np.ones(4), 0.2, r"as many rows, got X \(5, 2\) and y \(4,\)"),
+        (
+            np.ones((5, 2)),
+            np.ones(4),
+            0.2,
+            r"as many rows, got X \(5, 2\) and y \(4,\)",
+        ),
         (np.ones((5, 2)), np.ones(5), 0.0, r"\(0, 1\), got 0.0"),
         (np.ones((5, 2)), np.ones(5), 1.0, r"\(0, 1\)"),
         (np.ones((5, 2)), np.ones(5), -0.1, r"\(0, 1\)"),
@@ -121,3 +129,40 @@ def test_sample_image_shape_range_dtype():
     img32 = data.sample_image(dtype=np.float32)
     assert img32.dtype == np.float32
     np.testing.assert_allclose(img32, img, atol=1e-6)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("rng", [0, 42, np.random.RandomState(0), "seed"])
+def test_split_rng_must_be_a_generator(rng):
+    # AttributeError: 'int' object has no attribute 'permutation'.
+    with pytest.raises(TypeError, match=r"rng must be a numpy.random.Generator.*got"):
+        data.train_test_split(np.ones((5, 2)), np.ones(5), 0.4, rng)
+
+
+def test_split_rng_none_still_draws_a_fresh_split():
+    Xtr, Xte, ytr, yte = data.train_test_split(np.ones((5, 2)), np.arange(5), 0.4)
+    assert len(yte) == 2 and len(ytr) == 3
+
+
+@pytest.mark.parametrize("frac", ["0.3", None, np.nan, np.inf, True, [0.3], 1j])
+def test_split_test_fraction_must_be_a_number_in_the_unit_interval(frac):
+    # "0.3" raised TypeError: '<' not supported between 'int' and 'str'.
+    with pytest.raises(ValueError, match="test_fraction must"):
+        data.train_test_split(
+            np.ones((5, 2)), np.ones(5), frac, rng=np.random.default_rng(0)
+        )
+
+
+def test_split_ragged_input_names_the_argument():
+    with pytest.raises(ValueError, match="X must be a rectangular array"):
+        data.train_test_split([[1, 2], [3]], [0, 1], 0.5, rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("loader", [data.load_digits, data.sample_image])
+@pytest.mark.parametrize("dtype", [np.int64, np.uint8, bool, np.complex128, "nope"])
+def test_loaders_refuse_non_floating_dtypes(loader, dtype):
+    # load_digits(dtype=int) truncated the 0..1 intensities to 0 and 1.
+    with pytest.raises(ValueError, match="dtype must be a floating dtype"):
+        loader(dtype=dtype)

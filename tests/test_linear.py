@@ -28,8 +28,12 @@ def test_forward_matches_explicit_sum(rng, N, D, M):
     x, W, b = _params(rng, N, D, M)
     out, cache = linear.linear_forward(x, W, b)
     assert out.shape == (N, M)
-    expected = np.array([[sum(x[n, d] * W[d, m] for d in range(D)) + b[m] for m in range(M)]
-                         for n in range(N)])
+    expected = np.array(
+        [
+            [sum(x[n, d] * W[d, m] for d in range(D)) + b[m] for m in range(M)]
+            for n in range(N)
+        ]
+    )
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
     assert cache[0] is x and cache[1] is W
 
@@ -50,7 +54,9 @@ def test_dtype_is_kept(rng, dtype):
     x, W, b = _params(rng, 3, 4, 5, dtype)
     out, cache = linear.linear_forward(x, W, b)
     assert out.dtype == dtype
-    assert all(g.dtype == dtype for g in linear.linear_backward(np.ones_like(out), cache))
+    assert all(
+        g.dtype == dtype for g in linear.linear_backward(np.ones_like(out), cache)
+    )
 
 
 def test_integer_input_is_promoted_to_float():
@@ -63,7 +69,12 @@ def test_integer_input_is_promoted_to_float():
     [
         ((3,), (3, 2), (2,), r"x must have 2 dimensions \(N, D\), got shape \(3,\)"),
         ((4, 3), (3,), (2,), r"W must have 2 dimensions \(D, M\), got shape \(3,\)"),
-        ((4, 3), (2, 5), (5,), r"x has D=3 features \(shape \(4, 3\)\) but W expects D=2"),
+        (
+            (4, 3),
+            (2, 5),
+            (5,),
+            r"x has D=3 features \(shape \(4, 3\)\) but W expects D=2",
+        ),
         ((4, 3), (3, 2), (3,), r"b must have shape \(M,\) = \(2,\), got \(3,\)"),
         ((4, 3), (3, 2), (1, 2), r"b must have shape \(M,\) = \(2,\), got \(1, 2\)"),
     ],
@@ -75,7 +86,9 @@ def test_bad_shapes_raise_value_error_naming_them(x_shape, W_shape, b_shape, mes
 
 def test_backward_rejects_wrong_dout_shape(rng):
     _, cache = linear.linear_forward(*_params(rng, 4, 3, 2))
-    with pytest.raises(ValueError, match=r"dout must have shape \(N, M\) = \(4, 2\), got \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"dout must have shape \(N, M\) = \(4, 2\), got \(2, 4\)"
+    ):
         linear.linear_backward(np.ones((2, 4)), cache)
 
 
@@ -84,9 +97,12 @@ def test_complex_input_is_refused():
         linear.linear(np.ones((1, 2), dtype=complex), np.ones((2, 2)), np.ones(2))
 
 
-@given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 6), st.integers(0, 2**32 - 1))
+@given(
+    st.integers(1, 6), st.integers(1, 6), st.integers(1, 6), st.integers(0, 2**32 - 1)
+)
 def test_backward_is_the_transpose_of_forward(N, D, M, seed):
-    # <dout, d(out)> = <dx, d(x)> for the linear part: the adjoint identity behind backprop.
+    # <dout, d(out)> = <dx, d(x)> for the linear part: the adjoint identity behind
+    # backprop.
     rng = np.random.default_rng(seed)
     x, W, b = _params(rng, N, D, M)
     dout, dx_dir = rng.standard_normal((N, M)), rng.standard_normal((N, D))
@@ -112,7 +128,9 @@ class TestLinearLayer:
         grad_output = np.ones((4, 2))
         out, cache = linear.linear_forward(x, layer.weights, layer.bias)
         np.testing.assert_array_equal(layer.forward(x), out)
-        for got, want in zip(layer.backward(grad_output, x), linear.linear_backward(grad_output, cache)):
+        for got, want in zip(
+            layer.backward(grad_output, x), linear.linear_backward(grad_output, cache)
+        ):
             np.testing.assert_array_equal(got, want)
 
     def test_backward_formulas_of_the_source(self, rng):
@@ -127,14 +145,19 @@ class TestLinearLayer:
         layer = LinearLayer(5, 3, rng=rng)
         x, g = rng.standard_normal((6, 5)), rng.standard_normal((6, 3))
         grads = layer.backward(g, x)
-        errors = check_gradients(linear.linear, (x, layer.weights, layer.bias), grads, dout=g)
+        errors = check_gradients(
+            linear.linear, (x, layer.weights, layer.bias), grads, dout=g
+        )
         assert max(errors) < 1e-8, errors
 
     def test_float32_layer_keeps_float32(self, rng):
         layer = LinearLayer(3, 2, rng=np.random.default_rng(0), dtype=np.float32)
         x = rng.standard_normal((4, 3)).astype(np.float32)
         assert layer.forward(x).dtype == np.float32
-        assert all(g.dtype == np.float32 for g in layer.backward(np.ones((4, 2), np.float32), x))
+        assert all(
+            g.dtype == np.float32
+            for g in layer.backward(np.ones((4, 2), np.float32), x)
+        )
         ref = LinearLayer(3, 2, rng=np.random.default_rng(0))
         np.testing.assert_array_equal(layer.weights, ref.weights.astype(np.float32))
 
@@ -146,3 +169,93 @@ class TestLinearLayer:
     def test_forward_rejects_wrong_width(self, rng):
         with pytest.raises(ValueError, match=r"x has D=4 features"):
             LinearLayer(3, 2, rng=rng).forward(np.ones((5, 4)))
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_float32_x_and_W_with_float64_bias_stay_float32(rng):
+    # The result dtype comes from x and W; a default np.zeros(M) bias is cast to it.
+    x, W, _ = _params(rng, 4, 3, 2, np.float32)
+    out, cache = linear.linear_forward(x, W, np.zeros(2))
+    assert out.dtype == np.float32
+    assert all(a.dtype == np.float32 for a in cache)
+    assert linear.linear(x, W, np.zeros(2)).dtype == np.float32
+    np.testing.assert_array_equal(out, x @ W)
+
+
+def test_float64_dout_on_float32_cache_gives_float32_gradients(rng):
+    x, W, b = _params(rng, 4, 3, 2, np.float32)
+    _, cache = linear.linear_forward(x, W, b)
+    dout = rng.standard_normal((4, 2))  # float64
+    grads = linear.linear_backward(dout, cache)
+    assert all(g.dtype == np.float32 for g in grads)
+    np.testing.assert_allclose(grads[1], x.T @ dout.astype(np.float32), rtol=1e-6)
+    layer = LinearLayer(3, 2, rng=rng, dtype=np.float32)
+    assert all(g.dtype == np.float32 for g in layer.backward(dout, x))
+
+
+def test_hand_made_integer_cache_does_not_truncate_dout():
+    x, W = (
+        np.array([[1, 2]]),
+        np.array([[1], [1]]),
+    )  # int64, as a reader might build them
+    dx, dW, db = linear.linear_backward(np.array([[0.5]]), (x, W))
+    assert dx.dtype == np.float64
+    np.testing.assert_array_equal(dW, [[0.5], [1.0]])
+
+
+@pytest.mark.parametrize(
+    "cache",
+    [
+        None,
+        (np.ones((2, 3)),),
+        (np.ones(3), np.ones((3, 2))),
+        (np.ones((2, 3)), np.ones((4, 2))),
+    ],
+)
+def test_backward_rejects_a_cache_that_is_not_from_forward(cache):
+    with pytest.raises(TypeError, match=r"cache must be the \(x, W\) pair"):
+        linear.linear_backward(np.ones((2, 2)), cache)
+
+
+def test_ragged_input_names_the_argument():
+    with pytest.raises(ValueError, match="x must be a rectangular array"):
+        linear.linear([[1.0, 2.0], [3.0]], np.ones((2, 2)), np.ones(2))
+
+
+class TestLinearLayerBadInput:
+    @pytest.mark.parametrize(
+        "dtype",
+        [np.int64, np.int32, bool, np.complex128, np.float16, "not a dtype", 2.5],
+    )
+    def test_only_float32_and_float64_weights(self, dtype):
+        # int64 weights were 0.01 * normal, truncated: all zeros, a dead layer.
+        with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+            LinearLayer(3, 2, rng=np.random.default_rng(0), dtype=dtype)
+
+    @pytest.mark.parametrize("rng", [0, 42, np.random.RandomState(0), "seed"])
+    def test_rng_must_be_a_generator(self, rng):
+        with pytest.raises(
+            TypeError, match=r"rng must be a numpy.random.Generator.*got"
+        ):
+            LinearLayer(3, 2, rng=rng)
+
+    def test_rng_none_still_draws_fresh_weights(self):
+        layer = LinearLayer(3, 2)
+        assert layer.weights.shape == (3, 2) and np.all(layer.weights != 0)
+
+    @pytest.mark.parametrize(
+        "sizes", [(2.5, 2), (3, 2.0), (True, 2), (float("inf"), 2), ("3", 2), (None, 2)]
+    )
+    def test_sizes_must_be_integers(self, sizes):
+        # 2.5 used to be truncated to 2; inf gave an OverflowError, "3" a TypeError.
+        with pytest.raises(ValueError, match=r"must be positive, an integer >= 1, got"):
+            LinearLayer(*sizes)
+
+    def test_numpy_integer_sizes_are_fine(self):
+        assert LinearLayer(np.int64(3), np.int32(2)).weights.shape == (3, 2)
+
+    def test_impossible_size_is_a_value_error(self):
+        with pytest.raises(ValueError, match="cannot be allocated"):
+            LinearLayer(10**30, 2)

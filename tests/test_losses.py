@@ -1,4 +1,5 @@
-"""Tests for lalib.losses: known answers, gradient checks, stability, dtype, bad input."""
+"""Tests for lalib.losses: known answers, gradient checks, stability, dtype, bad
+input."""
 
 import numpy as np
 import pytest
@@ -64,7 +65,9 @@ def test_cross_entropy_gradient(rng, shape):
     scores = rng.normal(size=shape)
     labels = rng.integers(0, shape[1], size=shape[0])
     _, d = softmax_cross_entropy(scores, labels)
-    errors = check_gradients(lambda s: softmax_cross_entropy(s, labels)[0], [scores], [d])
+    errors = check_gradients(
+        lambda s: softmax_cross_entropy(s, labels)[0], [scores], [d]
+    )
     assert max(errors) < 1e-7
 
 
@@ -162,7 +165,24 @@ def test_cross_entropy_properties(case):
     assert np.isfinite(L) and L >= 0
     assert L == pytest.approx(L_ref, rel=1e-9, abs=1e-9)
     np.testing.assert_allclose(d, d_ref, atol=1e-12)
-    np.testing.assert_allclose(d.sum(axis=1), 0.0, atol=1e-12)  # probabilities minus one-hot
+    np.testing.assert_allclose(
+        d.sum(axis=1), 0.0, atol=1e-12
+    )  # probabilities minus one-hot
     # adding a constant to a row changes neither the loss nor the gradient
     L2, d2 = softmax_cross_entropy(scores + 7.0, labels)
     assert L2 == pytest.approx(L, rel=1e-9, abs=1e-9)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_ragged_input_names_the_argument():
+    with pytest.raises(ValueError, match="labels must be a rectangular array"):
+        softmax_cross_entropy(np.zeros((2, 3)), [[0], [1, 2]])
+    with pytest.raises(ValueError, match="y must be a rectangular array"):
+        squared_error([[1.0], [2.0, 3.0]], np.zeros(2))
+
+
+def test_complex_scores_are_refused():
+    with pytest.raises(ValueError, match="scores must hold real numbers"):
+        softmax_cross_entropy(np.zeros((2, 3)) + 1j, np.array([0, 1]))

@@ -10,7 +10,8 @@ from lalib.gradcheck import check_gradients
 
 
 def spd_matrix(rng, eigenvalues):
-    """A random rotation of diag(eigenvalues): symmetric, with exactly those eigenvalues."""
+    """A random rotation of diag(eigenvalues): symmetric, with exactly those
+    eigenvalues."""
     d = len(eigenvalues)
     Q, _ = np.linalg.qr(rng.standard_normal((d, d)))  # (d, d) orthogonal
     A = (Q * np.asarray(eigenvalues)) @ Q.T  # Q diag(lam) Q^T
@@ -26,7 +27,9 @@ def test_quadratic_loss_matches_formula_single_and_batch(rng, d):
     b = rng.standard_normal(d)
     X = rng.standard_normal((7, d))  # (K, d)
     expected = np.array([0.5 * x @ A @ x - b @ x for x in X])  # one point at a time
-    np.testing.assert_allclose(optim.quadratic_loss(X, A, b), expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        optim.quadratic_loss(X, A, b), expected, rtol=1e-12, atol=1e-12
+    )
     single = optim.quadratic_loss(X[0], A, b)
     assert isinstance(single, float)
     assert single == pytest.approx(expected[0], rel=1e-12, abs=1e-12)
@@ -58,7 +61,9 @@ def test_minimizer_zeroes_the_gradient_and_is_lowest(rng):
     x_star = optim.quadratic_minimizer(A, b)
     np.testing.assert_allclose(optim.quadratic_grad(x_star, A, b), 0, atol=1e-12)
     others = x_star + rng.standard_normal((50, 4))  # (50, 4)
-    assert np.all(optim.quadratic_loss(others, A, b) > optim.quadratic_loss(x_star, A, b))
+    assert np.all(
+        optim.quadratic_loss(others, A, b) > optim.quadratic_loss(x_star, A, b)
+    )
 
 
 def test_quadratic_keeps_float32():
@@ -141,7 +146,9 @@ def test_trajectory_shape_start_and_dtype(rng, d, steps):
     A, _ = spd_matrix(rng, np.linspace(1, 3, d))
     b = rng.standard_normal(d)
     x0 = rng.standard_normal(d).astype(np.float32)
-    traj = optim.gradient_descent(lambda x: optim.quadratic_grad(x, A, b), x0, 0.1, steps)
+    traj = optim.gradient_descent(
+        lambda x: optim.quadratic_grad(x, A, b), x0, 0.1, steps
+    )
     assert traj.shape == (steps + 1, d)
     assert traj.dtype == np.float32
     np.testing.assert_array_equal(traj[0], x0)
@@ -156,7 +163,9 @@ def test_trajectory_matches_eigenbasis_closed_form(rng, d):
     x_star = np.linalg.solve(A, b)
     x0 = rng.standard_normal(d)
     lr, steps = 0.15, 25
-    traj = optim.gradient_descent(lambda x: optim.quadratic_grad(x, A, b), x0, lr, steps)
+    traj = optim.gradient_descent(
+        lambda x: optim.quadratic_grad(x, A, b), x0, lr, steps
+    )
     t = np.arange(steps + 1)[:, None]  # (T, 1)
     factors = (1 - lr * lam)[None, :] ** t  # (T, d)
     expected = ((Q.T @ (x0 - x_star))[None, :] * factors) @ Q.T + x_star  # (T, d)
@@ -210,8 +219,9 @@ def test_momentum_beats_plain_descent_on_ill_conditioned_quadratic(rng):
     e_heavy = np.linalg.norm(heavy, axis=1)
     assert e_plain[-1] > 0.1  # (99/101)^100 = 0.13 of the start is left
     assert e_heavy[-1] < 1e-6
-    # Critical damping: the error behaves like t * rho^t with rho = (sqrt(k)-1)/(sqrt(k)+1),
-    # so the measured rate between steps 50 and 100 lies between rho and rho * 2^(1/50).
+    # Critical damping: the error behaves like t * rho^t with
+    # rho = (sqrt(k)-1)/(sqrt(k)+1), so the measured rate between steps 50 and 100 lies
+    # between rho and rho * 2^(1/50).
     rho = (sq - 1) / (sq + 1)
     measured = (e_heavy[100] / e_heavy[50]) ** (1 / 50)
     assert rho * 0.999 < measured < rho * 2 ** (1 / 50) * 1.001
@@ -229,7 +239,9 @@ def test_momentum_zero_is_plain_descent(rng):
     by_steps = [x0]
     for _ in range(10):
         by_steps.append(optim.gd_step(by_steps[-1], grad(by_steps[-1]), 0.2))
-    np.testing.assert_allclose(optim.gradient_descent(grad, x0, 0.2, 10), np.array(by_steps))
+    np.testing.assert_allclose(
+        optim.gradient_descent(grad, x0, 0.2, 10), np.array(by_steps)
+    )
 
 
 @pytest.mark.parametrize(
@@ -250,7 +262,9 @@ def test_gradient_descent_bad_input(kwargs, match):
 
 
 def test_gradient_descent_checks_grad_shape():
-    with pytest.raises(ValueError, match=r"grad_fn returned shape \(3,\), expected .* \(2,\)"):
+    with pytest.raises(
+        ValueError, match=r"grad_fn returned shape \(3,\), expected .* \(2,\)"
+    ):
         optim.gradient_descent(lambda x: np.ones(3), np.ones(2), 0.1, 3)
 
 
@@ -274,3 +288,116 @@ def test_gd_rate_bad_input():
         optim.gd_rate(np.ones((2, 3)), 0.1)
     with pytest.raises(ValueError, match="positive"):
         optim.gd_rate(np.eye(2), -0.1)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_minimizer_of_an_empty_problem_is_the_empty_vector():
+    # eigvalsh(A)[0] raised IndexError for d = 0.
+    x = optim.quadratic_minimizer(np.zeros((0, 0)), np.zeros(0))
+    assert x.shape == (0,) and x.dtype == np.float64
+
+
+def test_gd_rate_of_an_empty_problem_is_a_value_error():
+    with pytest.raises(ValueError, match=r"at least \(1, 1\).*got \(0, 0\)"):
+        optim.gd_rate(np.zeros((0, 0)), 0.1)
+
+
+def test_minimizer_message_names_the_smallest_eigenvalue():
+    with pytest.raises(
+        ValueError, match=r"positive definite.*smallest eigenvalue is -1"
+    ):
+        optim.quadratic_minimizer(np.diag([1.0, -1.0]), np.ones(2))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_in_the_hessian_propagates(bad):
+    # A NaN entry used to be reported as "A must be symmetric".
+    A = np.array([[2.0, 0.0], [0.0, bad]])
+    b = np.ones(2)
+    with np.errstate(invalid="ignore"):
+        assert not np.isfinite(optim.quadratic_loss(np.ones(2), A, b))
+        assert not np.isfinite(optim.quadratic_grad(np.ones(2), A, b)[1])
+    assert np.all(np.isnan(optim.quadratic_minimizer(A, b)))
+    assert np.isnan(optim.gd_rate(A, 0.1))
+
+
+def test_nan_must_still_be_symmetric():
+    A = np.array([[1.0, np.nan], [0.0, 1.0]])  # NaN opposite 0: not symmetric
+    with pytest.raises(ValueError, match=r"A \(shape \(2, 2\)\) must be symmetric"):
+        optim.quadratic_minimizer(A, np.ones(2))
+
+
+def test_float16_hessian_is_computed_in_float32():
+    # NumPy's eigvalsh and solve refuse float16 with a TypeError.
+    A = np.array([[2.0, 0.5], [0.5, 1.0]], dtype=np.float16)
+    b = np.array([1.0, -1.0], dtype=np.float16)
+    x = optim.quadratic_minimizer(A, b)
+    assert x.dtype == np.float16
+    np.testing.assert_array_equal(
+        x,
+        optim.quadratic_minimizer(A.astype(np.float32), b.astype(np.float32)).astype(
+            np.float16
+        ),
+    )
+    assert optim.gd_rate(A, 0.1) == pytest.approx(
+        optim.gd_rate(A.astype(np.float32), 0.1)
+    )
+
+
+@pytest.mark.parametrize(
+    "lr", [np.nan, np.inf, "0.1", True, None, np.array([0.1, 0.2]), 1j]
+)
+def test_lr_must_be_one_positive_finite_number(lr):
+    # "0.1" and True were accepted through float(lr).
+    with pytest.raises(ValueError, match="lr must be a"):
+        optim.gd_step(np.ones(2), np.ones(2), lr)
+    with pytest.raises(ValueError, match="lr must be a"):
+        optim.gd_rate(np.eye(2), lr)
+    with pytest.raises(ValueError, match="lr must be a"):
+        optim.gradient_descent(lambda x: x, np.ones(2), lr, 3)
+
+
+def test_lr_as_numpy_scalar_or_0d_array_is_fine():
+    np.testing.assert_array_equal(
+        optim.gd_step(np.ones(2), np.ones(2), np.float32(0.5)), [0.5, 0.5]
+    )
+    np.testing.assert_array_equal(
+        optim.gd_step(np.ones(2), np.ones(2), np.array(0.5)), [0.5, 0.5]
+    )
+
+
+@pytest.mark.parametrize("steps", [np.inf, True, 2.0, "3", None, np.nan])
+def test_steps_must_be_an_integer(steps):
+    # steps=np.inf raised OverflowError; True ran one step.
+    with pytest.raises(ValueError, match="steps must be a non-negative integer"):
+        optim.gradient_descent(lambda x: x, np.ones(2), 0.1, steps)
+
+
+def test_steps_too_many_to_store_is_a_value_error():
+    with pytest.raises(
+        ValueError, match=r"steps=10{30} asks for a trajectory of shape"
+    ):
+        optim.gradient_descent(lambda x: x, np.ones(2), 0.1, 10**30)
+
+
+@pytest.mark.parametrize("momentum", [np.nan, np.inf, "0.5", True, None])
+def test_momentum_must_be_a_number_in_the_unit_interval(momentum):
+    with pytest.raises(ValueError, match="momentum must"):
+        optim.gradient_descent(lambda x: x, np.ones(2), 0.1, 3, momentum=momentum)
+
+
+def test_grad_fn_must_be_callable_and_return_real_numbers():
+    with pytest.raises(TypeError, match="grad_fn must be callable, got NoneType"):
+        optim.gradient_descent(None, np.ones(2), 0.1, 3)
+    # A complex gradient was silently cut to its real part by the cast to x0's dtype.
+    with pytest.raises(ValueError, match=r"grad_fn\(x\) must hold real numbers"):
+        optim.gradient_descent(lambda x: x + 1j, np.ones(2), 0.1, 3)
+    with pytest.raises(ValueError, match=r"grad_fn\(x\) must hold real numbers"):
+        optim.gradient_descent(lambda x: np.array(["a", "b"]), np.ones(2), 0.1, 3)
+
+
+def test_gd_step_ragged_input_names_the_argument():
+    with pytest.raises(ValueError, match="grads must be a rectangular array"):
+        optim.gd_step(np.ones(2), [1.0, [2.0]], 0.1)
