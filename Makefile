@@ -1,11 +1,11 @@
 # The two commands a newcomer needs (see README):
 #   make book   set up, then build the static book into _build/html (make serve to view it)
-#   make test   set up, then run every check: lalib tests, nbval, the -W build, the browser test
+#   make test   set up, then run every check: ruff, lalib tests, nbval, the -W build, the browser test
 SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: book serve test setup setup-test unit nbval build browser notebooks bench clean
+.PHONY: book serve test setup setup-test lint unit nbval build browser notebooks bench clean
 
 book: setup build
 	@echo "Built _build/html. Open _build/html/index.html, or run 'make serve' for http://127.0.0.1:$(PORT)/"
@@ -13,7 +13,7 @@ book: setup build
 serve: book
 	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
-test: setup-test unit nbval build browser
+test: setup-test lint unit nbval build browser
 
 setup:
 	@scripts/setup.sh
@@ -21,9 +21,15 @@ setup:
 setup-test:
 	@scripts/setup.sh --browser --torch
 
+# ruff: lint and format check of lalib, tests, benchmarks, scripts and the chapters' code
+# cells (configuration in pyproject.toml). `.venv/bin/ruff format .` fixes the formatting.
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
 # lalib's unit and property tests, plus the examples in its docstrings.
 unit:
-	$(PY) -m pytest tests lalib --doctest-modules -m "not browser" -q
+	$(PY) -m pytest tests lalib benchmarks --doctest-modules -m "not browser" -q
 
 # Re-run every chapter and compare with its stored outputs (strict mode, not --nbval-lax).
 nbval:

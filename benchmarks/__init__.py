@@ -1,4 +1,5 @@
-"""The benchmark suite of lalib (issue 7): lalib's kernels against NumPy's GEMM and PyTorch.
+"""The benchmark suite of lalib (issue 7): lalib's kernels against NumPy's GEMM and
+PyTorch.
 
 Run it from the repository root (``make bench`` does the same)::
 

@@ -21,7 +21,9 @@ def run(config=cases.FULL, use_torch=True, groups=None, log=print):
     suite = cases.Suite(config, torch=torch, groups=groups, log=log)
     machine = harness.machine_info(threads, torch)
     suite.run()
-    machine["load_average_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    machine["load_average_end"] = (
+        list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    )
     return {
         "format": 1,
         "machine": machine,
@@ -38,18 +40,37 @@ def run(config=cases.FULL, use_torch=True, groups=None, log=print):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny sizes, one repeat: checks the harness, the numbers mean nothing")
-    parser.add_argument("--only", default=None,
-                        help=f"comma-separated groups out of {', '.join(GROUPS)} (gemm always runs)")
-    parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
-    parser.add_argument("--reference", action="store_true",
-                        help="write benchmarks/results/reference.{json,md} (the committed results)")
-    parser.add_argument("--wait-quiet", type=float, default=None, metavar="LOAD",
-                        help="first wait (up to 10 minutes) until the load average is below LOAD")
-    parser.add_argument("--out", default=None,
-                        help="JSON path to write (the .md goes beside it); "
-                             "default benchmarks/results/local-latest.json")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes, one repeat: checks the harness, the numbers mean nothing",
+    )
+    parser.add_argument(
+        "--only",
+        default=None,
+        help=f"comma-separated groups out of {', '.join(GROUPS)} (gemm always runs)",
+    )
+    parser.add_argument(
+        "--no-torch", action="store_true", help="skip the PyTorch comparison"
+    )
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="write benchmarks/results/reference.{json,md} (the committed results)",
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=None,
+        metavar="LOAD",
+        help="first wait (up to 10 minutes) until the load average is below LOAD",
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="JSON path to write (the .md goes beside it); "
+        "default benchmarks/results/local-latest.json",
+    )
     args = parser.parse_args(argv)
     groups = None
     if args.only:
@@ -67,8 +88,12 @@ def main(argv=None):
 
     if args.wait_quiet is not None:
         harness.wait_for_quiet(args.wait_quiet, log=log)
-    results = run(cases.QUICK if args.quick else cases.FULL, use_torch=not args.no_torch,
-                  groups=groups, log=log)
+    results = run(
+        cases.QUICK if args.quick else cases.FULL,
+        use_torch=not args.no_torch,
+        groups=groups,
+        log=log,
+    )
     report = harness.markdown_report(results)
     harness.write_json(results, out)
     out.with_suffix(".md").write_text(report)

@@ -33,7 +33,8 @@ SLOW_CALL_S = 0.25  # calls longer than this are not warmed up again at each blo
 
 
 def blas_threads():
-    """How many threads NumPy's BLAS uses (threadpoolctl when present, else the cores)."""
+    """How many threads NumPy's BLAS uses (threadpoolctl when present, else the
+    cores)."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
@@ -58,14 +59,18 @@ def load_torch(threads, enabled=True):
             "`.venv/bin/pip install torch==2.13.0` adds it (CPU build)"
         )
     torch.set_num_threads(threads)
-    return torch, f"PyTorch {torch.__version__} on the CPU with torch.set_num_threads({threads})"
+    return (
+        torch,
+        f"PyTorch {torch.__version__} on the CPU with torch.set_num_threads({threads})",
+    )
 
 
 # ----------------------------------------------------------------------------- timing
 
 
 def wait_for_quiet(max_load=0.5, timeout_s=600, log=print):
-    """Wait until the 1-minute load average drops below `max_load` (or `timeout_s` passes).
+    """Wait until the 1-minute load average drops below `max_load` (or `timeout_s`
+    passes).
 
     Returns the load average seen last.
     """
@@ -85,12 +90,12 @@ class Quiet:
 
     On a small shared machine another program's burst can make a multi-threaded BLAS
     call ten times slower (one of its threads waits for a core). Linux's /proc/stat says
-    how busy all cores were; subtracting this process's own CPU time (`os.times`) leaves
-    the other programs' share. Before each block of timed calls `wait` pauses until that
-    share is below `max_share`; after the block, `measure` tells whether it stayed there,
-    and `time_functions` re-runs a block that was disturbed. Waiting is capped by
-    `wait_budget_s` over the whole run, so a busy machine still finishes: its disturbed
-    blocks are counted and reported instead.
+    how busy all cores were; subtracting this process's own CPU time (`os.times`)
+    leaves the other programs' share. Before each block of timed calls `wait` pauses
+    until that share is below `max_share`; after the block, `measure` tells whether it
+    stayed there, and `time_functions` re-runs a block that was disturbed. Waiting is
+    capped by `wait_budget_s` over the whole run, so a busy machine still finishes: its
+    disturbed blocks are counted and reported instead.
 
     Parameters
     ----------
@@ -103,7 +108,9 @@ class Quiet:
     """
 
     SAMPLE_S = 0.3
-    MIN_BLOCK_S = 0.05  # /proc/stat counts in 10 ms ticks: shorter blocks cannot be judged
+    MIN_BLOCK_S = (
+        0.05  # /proc/stat counts in 10 ms ticks: shorter blocks cannot be judged
+    )
 
     def __init__(self, max_share=0.10, wait_budget_s=90.0, enabled=True):
         self.max_share = max_share
@@ -113,12 +120,18 @@ class Quiet:
         self.hz = os.sysconf("SC_CLK_TCK") if self.enabled else 100
         self.ncpu = os.cpu_count() or 1
         self.blocks = 0
-        self.disturbed = 0  # blocks kept although disturbed (retries or waiting ran out)
+        self.disturbed = (
+            0  # blocks kept although disturbed (retries or waiting ran out)
+        )
         self.case_max = 0.0  # largest share seen in an accepted block since `new_case`
 
     def _snapshot(self):
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        busy = (sum(fields[:8]) - fields[3] - fields[4]) / self.hz  # all but idle and iowait
+        fields = [
+            int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        ]
+        busy = (
+            sum(fields[:8]) - fields[3] - fields[4]
+        ) / self.hz  # all but idle and iowait
         own = sum(os.times()[:2])  # this process, every thread
         return time.perf_counter(), busy, own
 
@@ -131,7 +144,8 @@ class Quiet:
         return self._snapshot() if self.enabled else None
 
     def share_since(self, snap):
-        """Other programs' share of all cores since `start` (None if unknown or too short)."""
+        """Other programs' share of all cores since `start` (None if unknown or too
+        short)."""
         if snap is None:
             return None
         now = self._snapshot()
@@ -140,7 +154,8 @@ class Quiet:
         return self._share(snap, now)
 
     def wait(self):
-        """Sleep until other programs use less than `max_share` (or the budget is spent)."""
+        """Sleep until other programs use less than `max_share` (or the budget is
+        spent)."""
         while self.enabled and self.wait_left > 0:
             a = self._snapshot()
             time.sleep(self.SAMPLE_S)
@@ -149,9 +164,15 @@ class Quiet:
             self.wait_left -= self.SAMPLE_S
 
     def summary(self):
-        return {"enabled": self.enabled, "max_share": self.max_share, "blocks": self.blocks,
-                "disturbed_blocks": self.disturbed,
-                "waited_s": round(self.wait_budget_s - self.wait_left, 1) if self.enabled else 0.0}
+        return {
+            "enabled": self.enabled,
+            "max_share": self.max_share,
+            "blocks": self.blocks,
+            "disturbed_blocks": self.disturbed,
+            "waited_s": round(self.wait_budget_s - self.wait_left, 1)
+            if self.enabled
+            else 0.0,
+        }
 
     def new_case(self):
         self.case_max = 0.0
@@ -165,8 +186,13 @@ class Quiet:
                 self.disturbed += 1
 
     def should_retry(self, share, attempt, retries):
-        return (self.enabled and share is not None and share > self.max_share
-                and attempt < retries and self.wait_left > 0)
+        return (
+            self.enabled
+            and share is not None
+            and share > self.max_share
+            and attempt < retries
+            and self.wait_left > 0
+        )
 
 
 NO_GUARD = Quiet(enabled=False)
@@ -179,8 +205,15 @@ def _call(fn):
 
 
 def time_functions(
-    fns, budget_s=1.0, min_repeats=3, max_repeats=15, warmup=True, blocks=3, settle_s=SETTLE_S,
-    quiet=NO_GUARD, retries=2,
+    fns,
+    budget_s=1.0,
+    min_repeats=3,
+    max_repeats=15,
+    warmup=True,
+    blocks=3,
+    settle_s=SETTLE_S,
+    quiet=NO_GUARD,
+    retries=2,
 ):
     """Time several functions that do the same work, interleaved in blocks.
 
@@ -194,8 +227,8 @@ def time_functions(
     min_repeats, max_repeats : int
     warmup : bool
         Call each function untimed first (twice unless a call takes longer than
-        `SLOW_CALL_S`, and once more at the start of each later block). Off only for calls
-        so long that one is all the budget allows.
+        `SLOW_CALL_S`, and once more at the start of each later block). Off only for
+        calls so long that one is all the budget allows.
     blocks : int
         Each function's repeats are split into this many blocks, and the blocks of the
         different functions alternate.
@@ -215,7 +248,9 @@ def time_functions(
         quiet.wait()
         first[name] = _call(fn)
         if warmup and first[name] < SLOW_CALL_S:
-            first[name] = _call(fn)  # the first call pays one-off costs: size the repeats on the second
+            first[name] = _call(
+                fn
+            )  # the first call pays one-off costs: size the repeats on the second
         time.sleep(settle_s)
     repeats = {
         name: int(np.clip(budget_s / max(t, 1e-9), min_repeats, max_repeats))
@@ -305,7 +340,9 @@ def _blas_name():
         return "unknown"
     for p in threadpool_info():
         if p["user_api"] == "blas":
-            return f"{p['internal_api']} {p.get('version') or ''} ({p.get('architecture') or '?'})".strip()
+            version = p.get("version") or ""
+            architecture = p.get("architecture") or "?"
+            return f"{p['internal_api']} {version} ({architecture})".strip()
     return "unknown"
 
 
@@ -321,7 +358,9 @@ def machine_info(threads, torch=None):
         "numpy": np.__version__,
         "blas": _blas_name(),
         "torch": torch.__version__ if torch is not None else None,
-        "load_average_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "load_average_start": list(os.getloadavg())
+        if hasattr(os, "getloadavg")
+        else None,
     }
     try:
         pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -354,8 +393,8 @@ def _ms(seconds):
 def markdown_table(records):
     """The main table: one row per measured case."""
     head = (
-        "| case | dtype | shape | lalib ms | GFLOP/s | % GEMM same shapes | % square peak "
-        "| torch ms | x torch | peak MiB |\n"
+        "| case | dtype | shape | lalib ms | GFLOP/s | % GEMM same shapes "
+        "| % square peak | torch ms | x torch | peak MiB |\n"
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n"
     )
     rows = []
@@ -366,7 +405,8 @@ def markdown_table(records):
             f"| {r['name']} | {r['dtype']} | {r['shape']} | {_ms(r.get('time_s'))} "
             f"| {_fmt(r.get('gflops'), '.1f')} | {_fmt(r.get('pct_gemm'), '.0f')} "
             f"| {_fmt(r.get('pct_peak'), '.0f')} | {_ms(r.get('torch_time_s'))} "
-            f"| {_fmt(r.get('ratio_torch'), '.2f')} | {_fmt(r.get('peak_mib'), '.0f')} |"
+            f"| {_fmt(r.get('ratio_torch'), '.2f')} "
+            f"| {_fmt(r.get('peak_mib'), '.0f')} |"
         )
     return head + "\n".join(rows) + "\n"
 
@@ -376,11 +416,15 @@ def markdown_naive(records):
     rows = [
         f"| {r['name']} | {r['dtype']} | {r['shape']} | {_ms(r['naive_time_s'])} "
         f"| {_ms(r['time_s'])} | {r['speedup']:.0f}x |"
-        for r in records if "speedup" in r
+        for r in records
+        if "speedup" in r
     ]
     if not rows:
         return ""
-    head = "| case | dtype | shape | loops ms | vectorised ms | speed-up |\n|---|---|---|---:|---:|---:|\n"
+    head = (
+        "| case | dtype | shape | loops ms | vectorised ms | speed-up |\n"
+        "|---|---|---|---:|---:|---:|\n"
+    )
     return head + "\n".join(rows) + "\n"
 
 
@@ -401,9 +445,11 @@ def markdown_targets(records):
 def _quiet_line(q):
     if not q or not q["enabled"]:
         return "Other programs' CPU use was not watched."
-    return (f"Timing blocks: {q['blocks']}, of which {q['disturbed_blocks']} ran while other programs "
-            f"used more than {100 * q['max_share']:.0f} % of the CPU (after re-runs); "
-            f"{q['waited_s']:.0f} s spent waiting for a quiet machine.")
+    return (
+        f"Timing blocks: {q['blocks']}, of which {q['disturbed_blocks']} ran while "
+        f"other programs used more than {100 * q['max_share']:.0f} % of the CPU "
+        f"(after re-runs); {q['waited_s']:.0f} s spent waiting for a quiet machine."
+    )
 
 
 def markdown_report(results):
@@ -411,21 +457,26 @@ def markdown_report(results):
     lines = [
         "# lalib benchmark results",
         "",
-        f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, {m.get('memory_gib')} GiB; "
-        f"NumPy {m['numpy']} with {m['blas']}, {m['threads']} BLAS threads; Python {m['python']}.",
-        f"Load average at start {m.get('load_average_start')}, at end {m.get('load_average_end')}.",
+        f"Measured {m['date']} on {m['cpu']}, {m['cores']} cores, "
+        f"{m.get('memory_gib')} GiB; NumPy {m['numpy']} with {m['blas']}, "
+        f"{m['threads']} BLAS threads; Python {m['python']}.",
+        f"Load average at start {m.get('load_average_start')}, "
+        f"at end {m.get('load_average_end')}.",
         f"{results['torch_note']}.",
         _quiet_line(results.get("quiet")),
         "",
         "GEMM peak (np.matmul, square matrices, median): "
-        + ", ".join(f"{dt} {g:.1f} GFLOP/s" for dt, g in results["gemm_peak_gflops"].items())
+        + ", ".join(
+            f"{dt} {g:.1f} GFLOP/s" for dt, g in results["gemm_peak_gflops"].items()
+        )
         + ".",
         "",
-        "Columns: median time after warm-up; GFLOP/s counts the multiply-adds of the matrix "
-        "products (2 per multiply-add); '% GEMM same shapes' is the time np.matmul takes for "
-        "the very matrix products the kernel reduces to, as a share of the kernel's time "
-        "(its fastest run, a ceiling; 100 = nothing but those GEMMs); '% square peak' compares with the best square GEMM; "
-        "'x torch' is lalib's time over PyTorch's (below 1 = lalib faster); peak MiB is the "
+        "Columns: median time after warm-up; GFLOP/s counts the multiply-adds of the "
+        "matrix products (2 per multiply-add); '% GEMM same shapes' is the time "
+        "np.matmul takes for the very matrix products the kernel reduces to, as a "
+        "share of the kernel's time (its fastest run, a ceiling; 100 = nothing but "
+        "those GEMMs); '% square peak' compares with the best square GEMM; 'x torch' "
+        "is lalib's time over PyTorch's (below 1 = lalib faster); peak MiB is the "
         "extra memory NumPy allocated during one call (tracemalloc), output included.",
         "",
         markdown_table(results["records"]),

@@ -1,6 +1,8 @@
-"""Re-execute chapter notebooks in place: their stored outputs are the regression baseline.
+"""Re-execute chapter notebooks in place: their stored outputs are the regression
+baseline.
 
-    python scripts/execute_notebooks.py [book/01-layers.ipynb ...]   # default: every book/*.ipynb
+    python scripts/execute_notebooks.py [book/01-layers.ipynb ...]
+    # default: every book/*.ipynb
 
 Each notebook runs top to bottom in a fresh kernel (the one of this virtualenv) with
 book/ as its working directory; outputs and the ipywidgets state are stored, so the
@@ -34,7 +36,9 @@ def stable_widget_ids(nb, name):
     ids = list(state)
     # Ids that appear in outputs but whose model was closed have no state: keep them
     # mapped too, so no random id is left behind.
-    ids += [i for i in re.findall(r'"model_id": "([0-9a-f]{32})"', text) if i not in state]
+    ids += [
+        i for i in re.findall(r'"model_id": "([0-9a-f]{32})"', text) if i not in state
+    ]
     for k, old in enumerate(dict.fromkeys(ids)):
         new = hashlib.sha1(f"{name}:{k}".encode()).hexdigest()[:32]
         text = text.replace(old, new)
@@ -45,9 +49,12 @@ def merge_streams(outputs):
     """Join consecutive stdout (or stderr) outputs into one, as a reader sees them."""
     merged = []
     for out in outputs:
-        if (out.get("output_type") == "stream" and merged
-                and merged[-1].get("output_type") == "stream"
-                and merged[-1]["name"] == out["name"]):
+        if (
+            out.get("output_type") == "stream"
+            and merged
+            and merged[-1].get("output_type") == "stream"
+            and merged[-1]["name"] == out["name"]
+        ):
             merged[-1]["text"] += out["text"]
         else:
             merged.append(out)

@@ -12,7 +12,9 @@ _THEBE_MARKERS = ("THEBE_JS_URL", "sphinx-thebe", "thebe_selector")
 
 
 def _is_thebe(asset):
-    text = " ".join(str(part) for part in (asset.filename, asset.attributes.get("body", "")))
+    text = " ".join(
+        str(part) for part in (asset.filename, asset.attributes.get("body", ""))
+    )
     return any(marker in text for marker in _THEBE_MARKERS)
 
 

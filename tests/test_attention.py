@@ -399,6 +399,8 @@ def test_no_keys_gives_zeros(impl):
 # Values with a batch axis that the queries and keys lack: the scores Q K^T have only
 # the head axis, the output has both.
 VALUES_ONLY = ((3,), (3,), (2, 3), 2, 4, 3, 2)
+
+
 # The engine masks the scores in place; a mask with axes the scores lack (only V has
 # them) must still give the reference result (it once raised a broadcast error).
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ Every page of the book is checked for:
 - every stored widget view rendered, and, without any kernel: every slider of a widget
   that shows pictures changes the picture, and every Play button animates it.
 
-A full-page screenshot of each page is saved under _build/screenshots/ for people to look at.
+A full-page screenshot of each page is saved under _build/screenshots/ for people to
+look at.
 """
 
 import functools
@@ -29,8 +30,13 @@ SITE = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 PAGES = sorted(p.relative_to(SITE).as_posix() for p in (SITE / "book").glob("*.html"))
 
@@ -92,7 +98,10 @@ class PageLog:
         page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         page.on("requestfailed", self._failed)
-        page.on("response", lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"))
+        page.on(
+            "response",
+            lambda r: r.status >= 400 and self.failed.append(f"{r.status} {r.url}"),
+        )
 
     def _route(self, route):
         url = route.request.url
@@ -119,7 +128,8 @@ def _open(browser, server, path):
 
 
 def _wait_until(page, root, predicate, timeout_ms=6000):
-    """Poll the fingerprint of what `root` shows until `predicate` holds; return the last."""
+    """Poll the fingerprint of what `root` shows until `predicate` holds; return the
+    last."""
     step = 150
     now = page.evaluate(JS_FINGERPRINT, root)
     for _ in range(timeout_ms // step):
@@ -141,7 +151,9 @@ def test_page(browser, server, path):
     try:
         # The page as a reader first sees it, before the test moves any control.
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / (path.replace("/", "_") + ".png")), full_page=True)
+        page.screenshot(
+            path=str(SHOTS / (path.replace("/", "_") + ".png")), full_page=True
+        )
 
         # Math: every math element typeset by MathJax, and no raw TeX left in the prose.
         n_math = page.locator("article .math").count()
@@ -152,16 +164,19 @@ def test_page(browser, server, path):
             assert raw not in prose, f"raw TeX {raw!r} left in the prose of {path}"
 
         # Widgets: every stored view rendered.
-        n_views = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+        n_views = page.locator(
+            'script[type="application/vnd.jupyter.widget-view+json"]'
+        ).count()
         roots = page.locator(".widget-subarea")
         page.wait_for_function(
-            f"() => document.querySelectorAll('.widget-subarea .jupyter-widgets').length"
-            f" >= {n_views}",
+            "() => document.querySelectorAll('.widget-subarea .jupyter-widgets')"
+            f".length >= {n_views}",
             timeout=15000,
         )
         assert roots.count() >= n_views
 
-        # Every slider and every Play button of a picture-showing widget changes the picture.
+        # Every slider and every Play button of a picture-showing widget changes the
+        # picture.
         for i in range(roots.count()):
             root = roots.nth(i).element_handle()
             shown = page.evaluate(JS_FINGERPRINT, root)
@@ -173,21 +188,33 @@ def test_page(browser, server, path):
                 start = int(float(handle.get_attribute("aria-valuenow")))
                 last = int(float(handle.get_attribute("aria-valuemax")))
                 handle.focus()
-                handle.press("Home" if start == last else "End")  # as far away as it goes
+                handle.press(
+                    "Home" if start == last else "End"
+                )  # as far away as it goes
                 moved = _wait_until(page, root, lambda fp: fp and fp != shown)
-                assert moved != shown, f"{path}: slider {k} of widget {i} does not change the picture"
-                handle.press("Home")  # then back to where it started, one step at a time
+                assert moved != shown, (
+                    f"{path}: slider {k} of widget {i} does not change the picture"
+                )
+                handle.press(
+                    "Home"
+                )  # then back to where it started, one step at a time
                 for _ in range(start):
                     handle.press("ArrowRight")
                 back = _wait_until(page, root, lambda fp: fp == shown)
-                assert back == shown, f"{path}: slider {k} of widget {i} does not come back"
+                assert back == shown, (
+                    f"{path}: slider {k} of widget {i} does not come back"
+                )
             plays = roots.nth(i).locator(".widget-play button:first-child")
             for k in range(plays.count()):
                 plays.nth(k).click()
                 played = _wait_until(page, root, lambda fp: fp and fp != shown)
-                assert played != shown, f"{path}: Play {k} of widget {i} does not animate"
+                assert played != shown, (
+                    f"{path}: Play {k} of widget {i} does not animate"
+                )
                 later = _wait_until(page, root, lambda fp: fp and fp != played)
-                assert later != played, f"{path}: Play {k} of widget {i} stops after one frame"
+                assert later != played, (
+                    f"{path}: Play {k} of widget {i} stops after one frame"
+                )
 
         assert log.external == [], f"requests leaving the machine: {log.external}"
         assert log.failed == [], f"failed local requests: {log.failed}"
