@@ -6,6 +6,7 @@ the precomputed widgets) compose them freely.
 """
 
 import numpy as np
+from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from lalib.display.figures import annotated_heatmap, new_figure
@@ -56,9 +57,9 @@ def _matrix(ax, x0, rows, cols, color, label, shape_text, top):
         ax.vlines(
             left + np.arange(1, cols), top - rows, top, color="white", linewidth=0.8
         )
-    ax.text(x0 + slot / 2, top + 0.15, label, ha="center", va="bottom", fontsize=10)
+    ax.text(x0 + slot / 2, top + 0.15, label, ha="center", va="bottom", fontsize=12)
     ax.text(
-        x0 + slot / 2, top - rows - 0.2, shape_text, ha="center", va="top", fontsize=9
+        x0 + slot / 2, top - rows - 0.2, shape_text, ha="center", va="top", fontsize=11
     )
     return x0 + slot
 
@@ -72,7 +73,7 @@ def _equation(ax, terms, top, x0=0.0, gap=1.1):
     for term in terms:
         if isinstance(term, str) or len(term) == 2:
             text, width = (term, gap) if isinstance(term, str) else term
-            size = 13 if len(text) == 1 else 9
+            size = 15 if len(text) == 1 else 11
             ax.text(
                 x + width / 2, top - 0.5, text, ha="center", va="center", fontsize=size
             )
@@ -86,10 +87,10 @@ def plot_layer_shapes(ax, n, d, m, limits=None):
     """The forward pass and the three backward formulas of a linear layer, to scale.
 
     Every matrix is drawn as a grid of unit cells (one cell per number), so a batch of
-    N rows and D columns is an N x D rectangle. Forward pass and ``grad_bias`` on the
-    left, ``grad_weights`` and ``grad_input`` on the right. The layout and the axes
-    limits depend only on `limits`, so figures for different sizes line up cell for
-    cell.
+    N rows and D columns is an N x D rectangle. The four equations are stacked in one
+    column (forward pass, ``grad_weights``, ``grad_input``, ``grad_bias``), so that the
+    picture stays narrow enough to read on a phone. The layout and the axes limits
+    depend only on `limits`, so figures for different sizes line up cell for cell.
 
     Parameters
     ----------
@@ -99,20 +100,18 @@ def plot_layer_shapes(ax, n, d, m, limits=None):
     limits : tuple of int, optional
         ``(max_n, max_d, max_m)``, the largest sizes the layout must fit; ``(n, d, m)``
         by default.
+
+    Returns
+    -------
+    (width, height) : tuple of float
+        The extent of the drawing in cells, for a figure of the right proportions.
     """
     max_n, max_d, max_m = (n, d, m) if limits is None else limits
     C = COLORS
-    g_op = ("sum\nrows", 1.8)
-    # heights and widths of each block at the largest sizes: fixed layout for all frames
-    top_h = max(max_n, max_d, max_m) + 3.4  # heading, labels, cells, shape text
-    bottom_h = max(max_n, max_m) + 3.4
-    left_w = max(_slot(max_d) + 3 * _slot(max_m), 2 * _slot(max_m)) + 3 * _GAP
-    right_w = (
-        max(_slot(max_n) + 2 * _slot(max_m), _slot(max_m) + 2 * _slot(max_d)) + 2 * _GAP
-    )
-    blocks = [
+    pad = 3.4  # heading, matrix labels and shape text around the cells of a block
+    blocks = [  # (height at the largest sizes, heading, terms)
         (
-            (0.0, 0.0),
+            max(max_n, max_d, max_m) + pad,
             "forward:  out = x @ W + b",
             [
                 (n, d, C["x"], "x", f"({n}, {d})"),
@@ -125,8 +124,8 @@ def plot_layer_shapes(ax, n, d, m, limits=None):
             ],
         ),
         (
-            (left_w + 1.0, 0.0),
-            "grad_weights = x.T @ g   (shape of W)",
+            max(max_d, max_n) + pad,
+            "grad_weights = x.T @ g  (shape of W)",
             [
                 (d, n, C["x"], "x.T", f"({d}, {n})"),
                 "@",
@@ -136,13 +135,8 @@ def plot_layer_shapes(ax, n, d, m, limits=None):
             ],
         ),
         (
-            (0.0, -top_h),
-            "grad_bias = g summed over N rows   (shape of b)",
-            [(n, m, C["g"], "g", f"({n}, {m})"), g_op, (1, m, C["b"], "", f"({m},)")],
-        ),
-        (
-            (left_w + 1.0, -top_h),
-            "grad_input = g @ W.T   (shape of x)",
+            max(max_n, max_m) + pad,
+            "grad_input = g @ W.T  (shape of x)",
             [
                 (n, m, C["g"], "g", f"({n}, {m})"),
                 "@",
@@ -151,36 +145,75 @@ def plot_layer_shapes(ax, n, d, m, limits=None):
                 (n, d, C["x"], "", f"({n}, {d})"),
             ],
         ),
+        (
+            max_n + pad,
+            "grad_bias = g.sum(axis=0)  (shape of b)",
+            [
+                (n, m, C["g"], "g", f"({n}, {m})"),
+                ("sum\nrows", 1.8),
+                (1, m, C["b"], "", f"({m},)"),
+            ],
+        ),
     ]
-    for (x0, y0), heading, terms in blocks:
+    width = max(
+        _slot(max_d) + 3 * _slot(max_m) + 3 * _GAP,  # forward
+        _slot(max_n) + 2 * _slot(max_m) + 2 * _GAP,  # grad_weights
+        _slot(max_m) + 2 * _slot(max_d) + 2 * _GAP,  # grad_input
+        2 * _slot(max_m) + 1.8,  # grad_bias
+        15.0,  # the longest heading
+    )
+    y0 = 0.0
+    for height, heading, terms in blocks:
         ax.text(
-            x0, y0 - 0.8, heading, ha="left", va="bottom", fontsize=9, fontweight="bold"
+            0.0,
+            y0 - 0.8,
+            heading,
+            ha="left",
+            va="bottom",
+            fontsize=11,
+            fontweight="bold",
         )
-        _equation(ax, terms, top=y0 - 2.0, x0=x0, gap=_GAP)
-    ax.set_xlim(-0.2, left_w + 1.0 + right_w + 0.2)
-    ax.set_ylim(-top_h - bottom_h + 0.5, 0.2)
+        _equation(ax, terms, top=y0 - 2.0, x0=0.0, gap=_GAP)
+        y0 -= height
+    height = -y0 - 0.5
+    ax.set_xlim(-0.2, width + 0.2)
+    ax.set_ylim(-height, 0.2)
     ax.set_aspect("equal")
     ax.axis("off")
+    return width + 0.4, height + 0.2
 
 
-def layer_shapes_figure(n, d, m, limits=None, figsize=(8.0, 3.6)):
-    """A frame (a bare Figure, not shown by pyplot) of `plot_layer_shapes`."""
-    fig, ax = new_figure(figsize=figsize)
-    plot_layer_shapes(ax, n, d, m, limits=limits)
+#: Inches per cell of `layer_shapes_figure`: 11-point labels fit a 2.4-cell slot.
+_CELL_INCHES = 0.26
+_TITLE_INCHES = 0.55
+
+
+def layer_shapes_figure(n, d, m, limits=None):
+    """A frame (a bare Figure, not shown by pyplot) of `plot_layer_shapes`.
+
+    Its size follows from the layout at `limits` (about 4.5 x 8 inches for the
+    chapter's largest sizes), so every frame of a player has the same size.
+    """
+    fig = Figure()
+    ax = fig.add_axes((0, 0, 1, 1))
+    width, height = plot_layer_shapes(ax, n, d, m, limits=limits)
+    fig_w, fig_h = width * _CELL_INCHES, height * _CELL_INCHES + _TITLE_INCHES
+    fig.set_size_inches(fig_w, fig_h)
+    ax.set_position((0, 0, 1, 1 - _TITLE_INCHES / fig_h))
     fig.text(
         0.5,
-        0.99,
-        f"N={n} examples, D={d} inputs, M={m} outputs;   g = dL/d(out)",
+        1 - 0.08 / fig_h,
+        f"N={n} examples, D={d} inputs, M={m} outputs\ng = dL/d(out)",
         ha="center",
         va="top",
-        fontsize=10,
+        fontsize=11,
+        linespacing=1.3,
     )
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.93)
     return fig
 
 
 def layer_shapes_player(
-    d_sizes=(1, 2, 3), m_sizes=(1, 2, 3), n_sizes=(1, 2, 3, 4), dpi=72
+    d_sizes=(1, 2, 3), m_sizes=(1, 2, 3), n_sizes=(1, 2, 3, 4), start=None, dpi=80
 ):
     """Sliders for D, M and N, each position a precomputed `layer_shapes_figure`.
 
@@ -188,8 +221,19 @@ def layer_shapes_player(
     `lalib.display.players.precomputed_player`);
     N has a Play button. ``len(d_sizes) * len(m_sizes) * len(n_sizes)`` frames are
     stored in the notebook, so keep the lists short.
+
+    Parameters
+    ----------
+    d_sizes, m_sizes, n_sizes : sequence of int
+        The values each slider offers.
+    start : dict, optional
+        The sizes the player opens at, e.g. ``dict(D=3, M=2, N=4)``; the first of each
+        list by default.
+    dpi : int
+        Resolution of the frames.
     """
     limits = (max(n_sizes), max(d_sizes), max(m_sizes))
+    names = {"D": "input size D", "M": "output size M", "N": "batch size N"}
 
     def render(**kw):
         return layer_shapes_figure(
@@ -201,7 +245,10 @@ def layer_shapes_player(
         "output size M": {str(v): int(v) for v in m_sizes},
         "batch size N": {str(v): int(v) for v in n_sizes},
     }
-    return precomputed_player(render, axes, play="batch size N", interval=700, dpi=dpi)
+    initial = {names[k]: str(v) for k, v in (start or {}).items()}
+    return precomputed_player(
+        render, axes, play="batch size N", interval=700, dpi=dpi, initial=initial
+    )
 
 
 def plot_matrix(ax, a, title, cmap="RdBu_r", vmax=None, fmt="{:.2f}"):
@@ -214,50 +261,64 @@ def plot_matrix(ax, a, title, cmap="RdBu_r", vmax=None, fmt="{:.2f}"):
     ax.set_title(f"{title}\nshape {a.shape}", fontsize=10)
 
 
-def plot_history(ax_loss, ax_acc, history):
-    """Training loss per epoch on one axes, train and test accuracy on the other."""
+def plot_history(ax_loss, ax_acc, history, fontsize=11):
+    """Training loss per epoch on one axes, train and test accuracy on the other.
+
+    Text is `fontsize` points (tick labels one less), large enough to read when a
+    6.4-inch-wide figure is shrunk to a phone's width.
+    """
     epochs = np.arange(1, len(history["loss"]) + 1)
     ax_loss.plot(epochs, history["loss"], color=COLORS["x"])
     ax_loss.set_yscale("log")
-    ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("mean training loss")
-    ax_loss.set_title("softmax cross-entropy")
+    ax_loss.set_xlabel("epoch", fontsize=fontsize)
+    ax_loss.set_ylabel("mean training loss", fontsize=fontsize)
+    ax_loss.set_title("softmax cross-entropy", fontsize=fontsize)
     ax_acc.plot(epochs, 100 * history["train_acc"], label="train", color=COLORS["x"])
     if "test_acc" in history:
         ax_acc.plot(epochs, 100 * history["test_acc"], label="test", color=COLORS["W"])
     ax_acc.axhline(95, color="grey", linestyle=":", linewidth=1, label="95 %")
-    ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("accuracy (%)")
-    ax_acc.set_title("accuracy")
-    ax_acc.legend(loc="lower right")
+    ax_acc.set_xlabel("epoch", fontsize=fontsize)
+    ax_acc.set_ylabel("accuracy (%)", fontsize=fontsize)
+    ax_acc.set_title("accuracy", fontsize=fontsize)
+    ax_acc.legend(loc="lower right", fontsize=fontsize - 1)
+    for ax in (ax_loss, ax_acc):
+        ax.tick_params(labelsize=fontsize - 1)
 
 
-def plot_digits(axes, images, titles):
+def plot_digits(axes, images, titles, fontsize=11):
     """8 x 8 digit images (rows of 64 pixels) on `axes`, one title each."""
     for ax, img, title in zip(np.ravel(axes), images, titles, strict=False):
         ax.imshow(np.reshape(img, (8, 8)), cmap="gray_r", vmin=0, vmax=1)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=fontsize)
         ax.axis("off")
     for ax in np.ravel(axes)[len(images) :]:
         ax.axis("off")
 
 
-def plot_probabilities(ax, p, label, title=None):
-    """Bar chart of one example's class probabilities, the true class highlighted."""
+def plot_probabilities(ax, p, label, title=None, ylabels=True):
+    """Bar chart of one example's class probabilities, the true class highlighted.
+
+    `ylabels` False hides the probability tick labels (for all but the first of a row
+    of charts that share the 0..1 scale).
+    """
     colors = [COLORS["W"] if k == label else COLORS["x"] for k in range(len(p))]
     ax.bar(np.arange(len(p)), p, color=colors)
     ax.set_ylim(0, 1)
+    ax.set_xlim(-0.6, len(p) - 0.4)
     ax.set_xticks(np.arange(len(p)))
-    ax.tick_params(labelsize=7)
+    ax.set_yticks([0, 0.5, 1])
+    if not ylabels:
+        ax.set_yticklabels([])
+    ax.tick_params(labelsize=9, length=2, pad=1)
     if title is not None:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize=11)
 
 
 def training_figure(images, labels, probs, epoch, test_acc):
     """A frame: digits on top, below them their probabilities after `epoch` epochs."""
     k = len(images)
     fig, axes = new_figure(
-        figsize=(1.5 * k, 3.0),
+        figsize=(1.6 * k, 3.4),
         nrows=2,
         ncols=k,
         gridspec_kw={"height_ratios": [1, 1.1]},
@@ -265,17 +326,19 @@ def training_figure(images, labels, probs, epoch, test_acc):
     for j in range(k):
         plot_digits(axes[0, j : j + 1], images[j : j + 1], [f"true {labels[j]}"])
         guess = int(np.argmax(probs[j]))
-        plot_probabilities(axes[1, j], probs[j], labels[j], title=f"guess {guess}")
+        plot_probabilities(
+            axes[1, j], probs[j], labels[j], title=f"guess {guess}", ylabels=j == 0
+        )
     fig.suptitle(
-        f"after {epoch} epochs: test accuracy {100 * test_acc:.1f} %", fontsize=10
+        f"after {epoch} epochs: test accuracy {100 * test_acc:.1f} %", fontsize=12
     )
     fig.subplots_adjust(
-        left=0.04, right=0.98, bottom=0.08, top=0.84, hspace=0.45, wspace=0.3
+        left=0.05, right=0.99, bottom=0.07, top=0.85, hspace=0.4, wspace=0.15
     )
     return fig
 
 
-def training_player(snapshots, images, labels, dpi=60):
+def training_player(snapshots, images, labels, dpi=80):
     """A Play button and slider over training epochs, showing `training_figure` frames.
 
     Parameters
@@ -298,5 +361,5 @@ def training_player(snapshots, images, labels, dpi=60):
         play="epoch",
         interval=900,
         dpi=dpi,
-        width="540px",
+        width=f"{round(1.6 * len(images) * dpi)}px",  # the frame's own size, unscaled
     )
