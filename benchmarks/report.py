@@ -21,6 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
+#: Where the suite writes its result files: ``results/`` beside this module, in a
+#: checkout and in an installed copy of the package alike.
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+#: The committed results that chapter 7 shows (measured once, on the machine they name).
+REFERENCE = RESULTS_DIR / "reference.json"
+
+#: What ``python -m benchmarks`` (``make bench``) writes when run on your machine.
+LOCAL_LATEST = RESULTS_DIR / "local-latest.json"
+
 #: The methods of the convolution sweep, in the order chapter 7 teaches them: the key
 #: of a method's time in a sweep row (``<key>_s``) and the label it is shown with.
 CONV_METHODS = {
@@ -42,13 +52,14 @@ ROOFLINE_CASES = (
 # ------------------------------------------------------------------ files and tables
 
 
-def load_results(path):
+def load_results(path=REFERENCE):
     """Read a results file of the benchmark suite.
 
     Parameters
     ----------
     path : str or Path
-        A ``.json`` written by ``python -m benchmarks``.
+        A ``.json`` written by ``python -m benchmarks``; by default the committed
+        `REFERENCE` (use `LOCAL_LATEST` after running the suite yourself).
 
     Returns
     -------

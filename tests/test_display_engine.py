@@ -1,7 +1,10 @@
-"""lalib.display.engine: chapter 7's pictures draw plain numbers, not results files."""
+"""Chapter 7: lalib.display.engine draws plain numbers, benchmarks.report finds them."""
+
+from pathlib import Path
 
 import numpy as np
 
+from benchmarks import report
 from lalib.display import engine
 from lalib.display.figures import new_figure
 
@@ -57,3 +60,12 @@ def test_conv_breakdown_player_has_a_frame_per_problem():
     engine.plot_conv_breakdown(ax, *breakdowns["64x64"])
     assert [t.get_text() for t in ax.texts] == [" 500 ms", " not run", " 1 ms"]
     assert ax.get_title() == "large"
+
+
+def test_the_chapter_finds_its_results_beside_benchmarks_report():
+    """Chapter 7 reads `report.REFERENCE`: beside the module, checkout or wheel."""
+    here = Path(report.__file__).resolve().parent / "results"
+    assert report.REFERENCE == here / "reference.json"
+    assert report.LOCAL_LATEST == here / "local-latest.json"
+    results = report.load_results()  # the default is REFERENCE
+    assert {"machine", "gemm_peak_gflops", "records", "sweeps"} <= set(results)

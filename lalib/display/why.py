@@ -37,6 +37,45 @@ def plot_functions_1d(ax, x, curves, title=None):
         ax.set_title(title, fontsize=10)
 
 
+def plot_affine_pieces(axes, x, curves, slope, kinks, title=None):
+    """A piecewise-affine function and its slope, the kinks marked, on two axes.
+
+    Parameters
+    ----------
+    axes : (matplotlib Axes, matplotlib Axes)
+        Top: the functions, with the kinks of the last one marked by dots. Bottom: the
+        slope of the last one, drawn as steps: it is constant on every affine piece.
+    x : ndarray, shape (n,)
+    curves : dict of str -> ndarray, shape (n,)
+        Label -> values; the last one is the piecewise-affine function.
+    slope : ndarray, shape (n,)
+        Its slope at each `x` (exact on each piece).
+    kinks : ndarray, shape (k,)
+        The inputs where its slope changes.
+    title : str, optional
+    """
+    ax_f, ax_s = axes
+    plot_functions_1d(ax_f, x, curves, title=title)
+    y = list(curves.values())[-1]  # (n,)
+    colour = ax_f.lines[-1].get_color()
+    ax_f.plot(
+        kinks,
+        np.interp(kinks, x, y),
+        "o",
+        ms=3.5,
+        mfc="white",
+        color=colour,
+        label=f"{len(kinks)} kinks",
+    )
+    ax_f.legend(loc="best", fontsize=8)
+    ax_f.set_xlabel("")
+    ax_s.plot(x, slope, color=colour, lw=1.5, drawstyle="steps-mid")
+    ax_s.set_xlabel("input $x$")
+    ax_s.set_ylabel("slope")
+    ax_s.grid(alpha=0.3)
+    ax_s.set_xlim(x[0], x[-1])
+
+
 def plot_quadratic(ax, A, b, lim, levels=12, n=121):
     """Contours of ``1/2 x^T A x - b^T x`` over ``[-lim, lim]^2``, minimum marked.
 
