@@ -1,19 +1,20 @@
 # The two commands a newcomer needs (see README):
 #   make book   set up, then build the static book into _build/html (make serve to view it)
-#   make test   set up, then run every check: ruff, lalib tests, nbval, the -W build, the browser test
+#   make test   set up, then run every check: ruff, lalib tests, nbval, the -W build, the browser
+#               test, and a reader's run of a chapter downloaded from the built site
 SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: book serve test setup setup-test lint unit nbval build browser notebooks bench clean
+.PHONY: book serve test setup setup-test lint unit nbval build browser download notebooks bench clean
 
 book: setup build
-	@echo "Built _build/html. Open _build/html/index.html, or run 'make serve' for http://127.0.0.1:$(PORT)/"
+	@echo "Built _build/html (with lalib's wheel for readers). Open _build/html/index.html, or run 'make serve' for http://127.0.0.1:$(PORT)/"
 
 serve: book
 	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
-test: setup-test lint unit nbval build browser
+test: setup-test lint unit nbval build browser download
 
 setup:
 	@scripts/setup.sh
@@ -29,20 +30,28 @@ lint:
 
 # lalib's unit and property tests, plus the examples in its docstrings.
 unit:
-	$(PY) -m pytest tests lalib benchmarks --doctest-modules -m "not browser" -q
+	$(PY) -m pytest tests lalib benchmarks --doctest-modules -m "not browser and not download" -q
 
 # Re-run every chapter and compare with its stored outputs (strict mode, not --nbval-lax).
 nbval:
 	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with book/nbval_sanitize.cfg \
 	    -p no:randomly book -q
 
-# Render the stored outputs (no execution); any Sphinx warning fails the build.
+# Render the stored outputs (no execution); any Sphinx warning fails the build. The build
+# also puts lalib's wheel (pip wheel --no-deps), requirements-reader.txt and favicon.ico
+# at the site's root (sphinxext/site_files.py), for readers who run the chapters.
 build:
 	rm -rf _build/html _build/.doctrees
 	.venv/bin/jupyter-book build . --builder html -W -n --keep-going --path-output .
 
 browser:
 	$(PY) -m pytest tests/browser -m browser -q
+
+# A reader's path (about a minute): download the wheel, requirements-reader.txt and
+# chapter 1 from the built site over HTTP, install them in a fresh virtualenv (PyPI or
+# the pip cache) and run the chapter there with nbclient.
+download:
+	$(PY) -m pytest tests/test_download.py -m download -q
 
 # Maintainers: re-execute chapters in place after changing them (the new regression baseline).
 notebooks: setup

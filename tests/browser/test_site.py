@@ -7,7 +7,12 @@ Every page of the book is checked for:
   local requests (a missing font or script), zero console errors and page errors;
 - math typeset by the self-hosted MathJax, with no raw TeX left in the prose;
 - every stored widget view rendered, and, without any kernel: every slider of a widget
-  that shows pictures changes the picture, and every Play button animates it.
+  that shows pictures changes the picture, and every Play button animates it;
+- one search control, with a name, and an icon that the site serves.
+
+The site as a whole: every HTML page names an icon that exists, /favicon.ico exists, a
+search started from that one control (at desktop and at phone width) lists results
+whose snippets show math as text, not as raw TeX.
 
 A full-page screenshot of each page is saved under _build/screenshots/ for people to
 look at.
@@ -15,9 +20,12 @@ look at.
 
 import functools
 import http.server
+import os
 import threading
+import urllib.request
+from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 import pytest
 
@@ -26,7 +34,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-SITE = ROOT / "_build" / "html"
+# The built site; BOOK_SITE points the test at a build made with --path-output.
+SITE = Path(os.environ.get("BOOK_SITE") or ROOT / "_build" / "html")
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -117,8 +126,20 @@ class PageLog:
             self.failed.append(f"failed {request.url}: {request.failure}")
 
 
-def _open(browser, server, path):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+# The search controls a reader can see (the search dialog's field only once opened).
+JS_SEARCH_CONTROLS = """() => Array.from(document.querySelectorAll(
+    'input[type="search"], .search-button__button, button.search-button, #searchbox *'))
+  .filter(e => e.getClientRects().length > 0
+               && getComputedStyle(e).visibility !== 'hidden')
+  .map(e => ({tag: e.tagName,
+              name: (e.getAttribute('aria-label') || e.innerText || '').trim()}))"""
+
+# Raw TeX that must not reach a reader's eyes in a search snippet.
+RAW_TEX = ("\\(", "\\)", "\\[", "\\]", "$$", "\\begin", "\\mathbb", "\\top", "\\frac")
+
+
+def _open(browser, server, path, width=1280, height=900):
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     log = PageLog(page)
     page.goto(f"{server}/{path}", wait_until="networkidle")
@@ -216,8 +237,127 @@ def test_page(browser, server, path):
                     f"{path}: Play {k} of widget {i} stops after one frame"
                 )
 
+        # One search control, with an accessible name; an icon the site serves.
+        controls = page.evaluate(JS_SEARCH_CONTROLS)
+        assert len(controls) == 1, f"{path}: search controls {controls}"
+        assert controls[0]["name"], f"{path}: the search control has no name"
+        icon = page.evaluate(
+            "() => document.querySelector('link[rel~=\"icon\"]')?.href || null"
+        )
+        assert icon, f"{path}: no <link rel=icon>"
+        response = context.request.get(icon)
+        assert response.status == 200, f"{path}: icon {icon} gives {response.status}"
+        assert response.headers["content-type"].startswith("image/")
+
         assert log.external == [], f"requests leaving the machine: {log.external}"
         assert log.failed == [], f"failed local requests: {log.failed}"
         assert log.errors == [], f"console errors: {log.errors}"
+    finally:
+        context.close()
+
+
+class _IconLinks(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.icons = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "link" and "icon" in (attrs.get("rel") or "").split():
+            self.icons.append(attrs.get("href"))
+
+
+def test_every_page_has_a_served_icon(server):
+    """No page sends the browser for an icon that is missing (the 404 a browser logs
+    on every page), and /favicon.ico exists for clients that ask without reading a
+    page."""
+    pages = sorted(p for p in SITE.rglob("*.html") if "_static" not in p.parts)
+    assert len(pages) > len(PAGES)  # the chapters, and search, genindex, ...
+    for html in pages:
+        url = f"{server}/{html.relative_to(SITE).as_posix()}"
+        text = html.read_text(encoding="utf-8")
+        if 'http-equiv="Refresh"' in text:
+            continue  # index.html, a redirect: the browser asks for /favicon.ico
+        parser = _IconLinks()
+        parser.feed(text)
+        assert len(parser.icons) == 1, f"{url}: icon links {parser.icons}"
+        with urllib.request.urlopen(urljoin(url, parser.icons[0])) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"].startswith("image/"), url
+    with urllib.request.urlopen(f"{server}/favicon.ico") as response:
+        assert response.headers["Content-Type"].startswith("image/")
+        assert response.read(4) == b"\x00\x00\x01\x00"  # an ICO file
+
+
+def _search(page, query):
+    """Search as a reader does: the page's one search control, keyboard only."""
+    controls = page.locator(
+        ".search-button__button, button.search-button, input[type='search']"
+    )
+    visible = [controls.nth(i) for i in range(controls.count())]
+    visible = [c for c in visible if c.is_visible()]
+    assert len(visible) == 1, f"{len(visible)} visible search controls"
+    visible[0].focus()
+    page.keyboard.press("Enter")
+    field = page.locator("#pst-search-dialog input[type='search']")
+    field.wait_for(state="visible")
+    assert field.evaluate("e => e === document.activeElement"), "field not focused"
+    field.fill(query)
+    field.press("Enter")
+    page.wait_for_url(f"**/search.html?q={query}*")
+    # Wait for the result list, then for the snippet of every page result (object
+    # results, e.g. a function, show their description instead).
+    page.wait_for_function(
+        """() => {
+          const items = [...document.querySelectorAll('#search-results li')];
+          const pages = items.filter(li => !li.querySelector(':scope > span'));
+          return /finished/i.test(document.querySelector('#search-results')
+                                     .innerText) &&
+                 pages.length > 0 && pages.every(li => li.querySelector('p.context'));
+        }""",
+        timeout=30000,
+    )
+    return page.locator("#search-results p.context").all_inner_texts()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_search_snippets_show_math_as_text(browser, server, width):
+    context, page, log = _open(browser, server, "book/intro.html", width, 900)
+    try:
+        snippets = _search(page, "batch")
+        assert len(snippets) >= 3, snippets
+        for text in snippets:
+            for raw in RAW_TEX:
+                assert raw not in text, f"raw TeX {raw!r} in a snippet: {text!r}"
+        # Not vacuous: the snippets do quote formulas (the notation, chapter 1, ...).
+        assert any(sym in text for text in snippets for sym in "ℝᵀ×∈"), snippets
+        assert log.external == [], f"requests leaving the machine: {log.external}"
+        assert log.failed == [], f"failed local requests: {log.failed}"
+        assert log.errors == [], f"console errors: {log.errors}"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(
+    ("tex", "text"),
+    [
+        ("\\(T x\\)", "T x"),
+        ("\\(W \\in \\mathbb{R}^{M \\times D}\\)", "W ∈ ℝ^(M × D)"),
+        ("\\(Y = X W^\\top + \\mathbf{1} b^\\top\\)", "Y = X Wᵀ + 1 bᵀ"),
+        (
+            "\\(W = \\begin{pmatrix} 1 & 2 \\\\ 3 & 4 \\end{pmatrix}\\)",
+            "W = (1 2; 3 4)",
+        ),
+        (
+            r"\[ \operatorname{softmax}\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V \]",
+            "softmax((Q Kᵀ)/√dₖ) V",
+        ),
+        ("\\(x_{ij}^2\\)", "xᵢⱼ²"),
+    ],
+)
+def test_search_snippet_math_conversion(browser, server, tex, text):
+    context, page, _ = _open(browser, server, "search.html")
+    try:
+        assert page.evaluate("t => window.searchMathToText(t)", tex) == text
     finally:
         context.close()
