@@ -25,8 +25,10 @@ The package is layered:
   with the same signatures and the same numbers; ``conv.conv2d`` and
   ``attention.scaled_dot_product_attention`` call into it.
 - :mod:`lalib.display` (figures and widgets) and :mod:`lalib.exercises` (the chapters'
-  exercise checkers) need the ``book`` extra (matplotlib, ipywidgets). Nothing in the
-  kernels imports them, so ``import lalib`` needs NumPy alone.
+  exercise checkers) need the ``book`` extra (matplotlib, ipywidgets; it also brings
+  scikit-learn, whose digits :func:`lalib.data.load_digits` loads on demand, and
+  threadpoolctl for chapter 6). Nothing in the kernels imports them, so
+  ``import lalib`` needs NumPy alone.
 """
 
 from lalib.linear import LinearLayer

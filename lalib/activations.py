@@ -6,6 +6,14 @@ import numpy as np
 
 from lalib._checks import as_real_array
 
+__all__ = [
+    "relu",
+    "relu_backward",
+    "relu_forward",
+    "softmax",
+    "softmax_backward",
+]
+
 
 def _check_axis(axis, shape, name):
     """`axis` as an int in ``0..ndim - 1`` for an array of `shape`, else ValueError.

@@ -8,6 +8,12 @@ import numpy as np
 
 from lalib._checks import as_array, check_float_dtype, check_number, check_rng
 
+__all__ = [
+    "load_digits",
+    "sample_image",
+    "train_test_split",
+]
+
 
 def load_digits(dtype=np.float64):
     """scikit-learn's bundled handwritten digits (1,797 images of 8 x 8 pixels).

@@ -36,6 +36,16 @@ import numpy as np
 
 from lalib._checks import as_real_array, check_ndim, check_number
 
+__all__ = [
+    "covariance",
+    "lstsq_normal_equations",
+    "lstsq_qr",
+    "lstsq_svd",
+    "pca",
+    "pca_reconstruct",
+    "pca_transform",
+]
+
 
 def _work_dtype(dtype):
     """The dtype to run LAPACK in: float16 is not supported, so it runs in float32."""

@@ -17,6 +17,12 @@ import numpy as np
 
 from lalib._checks import as_real_array, check_int, check_positive_finite
 
+__all__ = [
+    "check_gradients",
+    "numerical_gradient",
+    "relative_error",
+]
+
 
 def _check_args(f, args, h):
     """Validate `f`, `args` and `h`; return float64 C-ordered copies of `args`."""
@@ -179,7 +185,8 @@ def check_gradients(f, args, grads, dout=None, wrt=None, h=1e-6):
         )
     if len(grads) != len(wrt):
         raise ValueError(
-            f"got {len(grads)} analytic gradients for {len(wrt)} arguments"
+            f"grads must hold one analytic gradient per argument checked ("
+            f"{len(wrt)}, for args {wrt}), got {len(grads)}"
         )
     for g, i in zip(grads, wrt, strict=True):
         if np.shape(g) != np.shape(args[i]):

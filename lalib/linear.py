@@ -17,6 +17,13 @@ from lalib._checks import (
     result_dtype,
 )
 
+__all__ = [
+    "LinearLayer",
+    "linear",
+    "linear_backward",
+    "linear_forward",
+]
+
 
 def _validate(x, W, b):
     """Check shapes; return x, W, b in the dtype of ``x @ W`` (b is cast to it)."""
@@ -118,11 +125,20 @@ def linear_backward(dout, cache):
             "cache must be the (x, W) pair from linear_forward, x (N, D) and W (D, M), "
             f"got {got}"
         )
-    dout = as_real_array(dout, "dout")
+    x, W = as_real_array(x, "cache x"), as_real_array(W, "cache W")  # a hand-made cache
+    return _backward(dout, x, W, "dout", "the cached x", "the cached W")
+
+
+def _backward(dout, x, W, dout_name, x_name, w_name):
+    """The gradients of `linear_backward` for checked x (N, D) and W (D, M); messages
+    name `dout` as `dout_name`, and x and W (where N and M come from) as given."""
+    dout = as_real_array(dout, dout_name)
     expected = (x.shape[0], W.shape[1])
     if dout.shape != expected:
-        raise ValueError(f"dout must have shape (N, M) = {expected}, got {dout.shape}")
-    x, W = as_real_array(x, "cache x"), as_real_array(W, "cache W")  # a hand-made cache
+        raise ValueError(
+            f"{dout_name} must have shape (N, M) = {expected}, got {dout.shape} (N "
+            f"from {x_name} of shape {x.shape}, M from {w_name} of shape {W.shape})"
+        )
     dtype = result_dtype(x, W)
     x, W, dout = (a.astype(dtype, copy=False) for a in (x, W, dout))
     dx = dout @ W.T  # (N, M) @ (M, D) -> (N, D)
@@ -137,7 +153,7 @@ def linear(x, W, b):
 
 
 class LinearLayer:
-    """The fully connected layer as the source text writes it, with state.
+    """The fully connected layer as chapter 4 writes it: a class that holds its state.
 
     Parameters
     ----------
@@ -194,9 +210,11 @@ class LinearLayer:
         """Return ``(grad_input, grad_weights, grad_bias)`` for upstream `grad_output`
         (N, M).
 
-        `x` is the input the forward pass saw, as in the source text (which keeps no
-        cache).
+        `x` is the input the forward pass saw: this class keeps no cache, so the
+        caller passes it back, as chapter 4's layer does.
         """
         x, W, _ = _validate(x, self.weights, self.bias)
-        grad_input, grad_weights, grad_bias = linear_backward(grad_output, (x, W))
+        grad_input, grad_weights, grad_bias = _backward(
+            grad_output, x, W, "grad_output", "x", "weights"
+        )
         return grad_input, grad_weights, grad_bias

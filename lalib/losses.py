@@ -5,6 +5,11 @@ import numpy as np
 
 from lalib._checks import as_array, as_real_array, check_ndim, check_same_shape
 
+__all__ = [
+    "softmax_cross_entropy",
+    "squared_error",
+]
+
 
 def squared_error(y, t):
     """Half the summed squared error, ``L = 1/2 * sum((y - t)**2)``, and ``dL/dy``.

@@ -18,12 +18,23 @@ from lalib._checks import (
     as_real_array,
     check_float_dtype,
     check_int,
+    check_ndim,
     check_positive_finite,
     check_rng,
 )
 from lalib.activations import relu_backward, relu_forward
 from lalib.linear import linear_backward, linear_forward
 from lalib.losses import softmax_cross_entropy
+
+__all__ = [
+    "accuracy",
+    "init_params",
+    "mlp_backward",
+    "mlp_forward",
+    "mlp_loss",
+    "predict",
+    "train",
+]
 
 
 def init_params(sizes, rng, dtype=np.float64):
@@ -100,6 +111,33 @@ def _check_params(params):
         )
 
 
+def _check_layers(params):
+    """Check every entry of `params` (after `_check_params`); messages name its index.
+
+    Only checks: the arrays are converted, as before, by `linear_forward`.
+    """
+    prev = None  # (index, shape) of the previous layer's weights
+    for i in range(0, len(params), 2):
+        layer = i // 2 + 1
+        w_name = f"params[{i}] (the weights of layer {layer})"
+        b_name = f"params[{i + 1}] (the bias of layer {layer})"
+        W = as_real_array(params[i], w_name)
+        check_ndim(W, 2, w_name, "(D, M)")
+        b = as_real_array(params[i + 1], b_name)
+        if b.shape != (W.shape[1],):
+            raise ValueError(
+                f"{b_name} must have shape ({W.shape[1]},), one entry per column of "
+                f"params[{i}] {W.shape}, got {b.shape}"
+            )
+        if prev is not None and W.shape[0] != prev[1][1]:
+            raise ValueError(
+                f"{w_name} must have {prev[1][1]} rows, one per output of layer "
+                f"{layer - 1} (params[{prev[0]}] has shape {prev[1]}), got shape "
+                f"{W.shape}"
+            )
+        prev = (i, W.shape)
+
+
 def mlp_forward(params, x):
     """Class scores of the MLP for a batch, and the caches backprop needs.
 
@@ -120,12 +158,13 @@ def mlp_forward(params, x):
     Raises
     ------
     ValueError
-        If `params` is not a list of (W, b) pairs, or any shape does not chain
-        (the message names the shapes, from `lalib.linear.linear_forward`).
+        If `params` is not a list of (W, b) pairs of real arrays, or any shape does not
+        chain (the message names the entry, e.g. ``params[1]``, and the shapes).
     TypeError
         If `params` is not a list (or tuple) of arrays.
     """
     _check_params(params)
+    _check_layers(params)
     caches = []
     h = x
     n_layers = len(params) // 2
@@ -162,9 +201,11 @@ def mlp_backward(dscores, caches):
     Raises
     ------
     ValueError
-        If `dscores` does not have the shape of the scores (the message names both).
+        If `dscores` is not real numbers of the shape of the scores (the message names
+        both), or `caches` lacks the last layer's entry (a list cut short).
     TypeError
-        If `caches` is not the non-empty list `mlp_forward` returned.
+        If `caches` is not the non-empty list `mlp_forward` returned, or an entry is
+        not a ``((x, W), relu_cache)`` pair.
     """
     if not isinstance(caches, (list, tuple)) or not caches:
         raise TypeError(
@@ -173,6 +214,31 @@ def mlp_backward(dscores, caches):
             if isinstance(caches, (list, tuple))
             else "caches must be the non-empty list of per-layer caches from "
             f"mlp_forward, got {type(caches).__name__}"
+        )
+    for layer, entry in enumerate(caches):
+        try:
+            (x, W), relu_cache = entry
+            ok = x.ndim == 2 and W.ndim == 2 and x.shape[1] == W.shape[0]
+        except (TypeError, ValueError, AttributeError):
+            ok = False
+        if not ok:
+            raise TypeError(
+                f"caches[{layer}] must be the ((x, W), relu_cache) pair mlp_forward "
+                f"returned for layer {layer + 1}, got {type(entry).__name__}"
+            )
+    if caches[-1][1] is not None:
+        raise ValueError(
+            f"caches must hold every layer's cache from mlp_forward: its last entry "
+            f"(caches[{len(caches) - 1}]) has a relu cache, so it is a hidden layer "
+            "and the list was cut short"
+        )
+    dscores = as_real_array(dscores, "dscores")
+    x, W = caches[-1][0]
+    expected = (x.shape[0], W.shape[1])
+    if dscores.shape != expected:
+        raise ValueError(
+            f"dscores must have the shape of the scores (N, K) = {expected}, "
+            f"got {dscores.shape}"
         )
     grads = [None] * (2 * len(caches))
     dh = dscores
@@ -192,8 +258,19 @@ def mlp_loss(params, x, labels):
     L : float
     grads : list of ndarray
         ``[dW1, db1, ...]``, as from `mlp_backward`.
+
+    Raises
+    ------
+    ValueError
+        As `mlp_forward`, if `x` has no rows (the loss is a mean over rows), or as
+        `lalib.losses.softmax_cross_entropy` for bad `labels`.
     """
     scores, caches = mlp_forward(params, x)  # (N, K)
+    if scores.shape[0] == 0:
+        raise ValueError(
+            f"x must have at least one row (the loss is a mean over rows), got shape "
+            f"{np.shape(x)}"
+        )
     L, dscores = softmax_cross_entropy(scores, labels)  # float, (N, K)
     grads, _ = mlp_backward(dscores, caches)
     return L, grads
@@ -205,17 +282,20 @@ def predict(params, x):
     Raises
     ------
     ValueError
-        If a shape does not chain (as `mlp_forward`), or a row's scores hold NaN (from
-        NaN or inf in `x` or the parameters): no class can be read off them, and
-        ``argmax`` would silently report class 0.
+        If a shape does not chain (as `mlp_forward`), a row of `x` holds inf or NaN,
+        or a row's scores hold NaN (e.g. from NaN in the parameters): no class can be
+        read off them, and ``argmax`` would silently report class 0.
     """
-    scores = mlp_forward(params, x)[0]  # (N, K)
-    bad = np.isnan(scores).any(axis=1)  # (N,)
+    # inf in x gives inf - inf = NaN in the product: reported below, not warned about.
+    with np.errstate(invalid="ignore"):
+        scores = mlp_forward(params, x)[0]  # (N, K)
+    # x is a checked (N, D) real array now; np.isfinite of an int array is all True.
+    bad = ~np.isfinite(np.asarray(x)).all(axis=1) | np.isnan(scores).any(axis=1)  # (N,)
     if bad.any():
         raise ValueError(
-            f"the scores of {int(bad.sum())} of the {bad.size} rows of x (shape "
-            f"{np.shape(x)}) are NaN, the first in row {int(np.argmax(bad))}; no "
-            "class can be predicted from them"
+            f"x must be finite to be classified: {int(bad.sum())} of the {bad.size} "
+            f"rows of x (shape {np.shape(x)}) or their scores hold inf or NaN, the "
+            f"first in row {int(np.argmax(bad))}; no class can be predicted from them"
         )
     return np.argmax(scores, axis=1)
 

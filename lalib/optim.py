@@ -26,6 +26,15 @@ from lalib._checks import (
     check_positive_finite,
 )
 
+__all__ = [
+    "gd_rate",
+    "gd_step",
+    "gradient_descent",
+    "quadratic_grad",
+    "quadratic_loss",
+    "quadratic_minimizer",
+]
+
 
 def _check_lr(lr):
     return check_positive_finite(lr, "lr")
@@ -243,14 +252,29 @@ def gd_step(params, grads, lr):
     lr = _check_lr(lr)
     if isinstance(params, (list, tuple)):
         if not isinstance(grads, (list, tuple)) or len(grads) != len(params):
-            n = len(grads) if isinstance(grads, (list, tuple)) else "a non-sequence"
-            raise ValueError(f"got {len(params)} parameter arrays but {n} gradients")
-        return [gd_step(p, g, lr) for p, g in zip(params, grads)]
-    p = as_real_array(params, "params")
-    g = as_real_array(grads, "grads")
+            got = (
+                f"holds {len(grads)}"
+                if isinstance(grads, (list, tuple))
+                else f"is a {type(grads).__name__}, not a list"
+            )
+            raise ValueError(
+                "grads must be a list with one gradient per array of params: params "
+                f"holds {len(params)} arrays, grads {got}"
+            )
+        return [
+            _step(p, g, lr, f"params[{i}]", f"grads[{i}]")
+            for i, (p, g) in enumerate(zip(params, grads))
+        ]
+    return _step(params, grads, lr, "params", "grads")
+
+
+def _step(params, grads, lr, p_name, g_name):
+    """``params - lr * grads`` for one array; the messages name `p_name`, `g_name`."""
+    p = as_real_array(params, p_name)
+    g = as_real_array(grads, g_name)
     if p.shape != g.shape:
         raise ValueError(
-            f"grads must have the shape of params {p.shape}, got {g.shape}"
+            f"{g_name} must have the shape of {p_name} {p.shape}, got {g.shape}"
         )
     return (p - lr * g).astype(p.dtype, copy=False)  # a Python-float lr keeps float32
 

@@ -12,6 +12,11 @@ only in cells tagged ``nbval-ignore-output``. Benchmarks proper live in
 import time
 import timeit
 
+__all__ = [
+    "Stopwatch",
+    "best_time",
+]
+
 
 def best_time(fn, number=1, repeat=5, timer=None):
     """The best time per call of ``fn()``, in seconds.

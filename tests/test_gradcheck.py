@@ -52,8 +52,16 @@ def test_bad_dout_and_gradient_count(rng):
         ValueError, match=r"dout must have the output's shape \(3,\), got \(2,\)"
     ):
         gradcheck.numerical_gradient(lambda v: v, (x,), dout=np.ones(2))
-    with pytest.raises(ValueError, match="got 2 analytic gradients for 1 arguments"):
+    with pytest.raises(
+        ValueError,
+        match=r"grads must hold one analytic gradient per argument checked "
+        r"\(1, for args \[0\]\), got 2",
+    ):
         gradcheck.check_gradients(lambda v: v, (x,), [x, x])
+    with pytest.raises(ValueError, match=r"grads .*\(2, for args \[0, 1\]\), got 1"):
+        gradcheck.check_gradients(lambda a, b: a * b, (x, x), [x])
+    with pytest.raises(ValueError, match=r"grads .*\(1, for args \[1\]\), got 2"):
+        gradcheck.check_gradients(lambda a, b: a * b, (x, x), [x, x], wrt=[-1])
 
 
 def test_non_contiguous_arguments_are_perturbed(rng):

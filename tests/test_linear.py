@@ -92,6 +92,21 @@ def test_backward_rejects_wrong_dout_shape(rng):
         linear.linear_backward(np.ones((2, 4)), cache)
 
 
+def test_layer_backward_names_its_own_arguments(rng):
+    # Its messages said "dout", a name LinearLayer.backward does not have.
+    layer = LinearLayer(4, 2, rng=rng)
+    with pytest.raises(ValueError, match="grad_output must hold real numbers"):
+        layer.backward(None, np.ones((3, 4)))
+    with pytest.raises(ValueError, match="grad_output must be a rectangular array"):
+        layer.backward([[1.0, 2.0], [3.0]], np.ones((2, 4)))
+    with pytest.raises(
+        ValueError,
+        match=r"grad_output must have shape \(N, M\) = \(0, 2\), got \(3, 2\) "
+        r"\(N from x of shape \(0, 4\), M from weights of shape \(4, 2\)\)",
+    ):
+        layer.backward(np.ones((3, 2)), np.ones((0, 4)))
+
+
 def test_complex_input_is_refused():
     with pytest.raises(ValueError, match="real numbers"):
         linear.linear(np.ones((1, 2), dtype=complex), np.ones((2, 2)), np.ones(2))

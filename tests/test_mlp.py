@@ -1,6 +1,8 @@
 """Tests for lalib.mlp: shapes, end-to-end gradient checks, dtype, training on real
 data."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -138,11 +140,16 @@ def test_predict_and_accuracy(rng):
         ([np.zeros((3, 2))], np.zeros((1, 3)), "even"),
         ([], np.zeros((1, 3)), "even"),
         ([np.zeros((3, 2)), np.zeros(2)], np.zeros((1, 4)), r"\(1, 4\).*\(3, 2\)"),
-        ([np.zeros((3, 2)), np.zeros(3)], np.zeros((1, 3)), r"b must have shape"),
+        (
+            [np.zeros((3, 2)), np.zeros(3)],
+            np.zeros((1, 3)),
+            r"params\[1\] \(the bias of layer 1\) must have shape \(2,\), .*got \(3,\)",
+        ),
         (
             [np.zeros((3, 2)), np.zeros(2), np.zeros((3, 1)), np.zeros(1)],
             np.zeros((1, 3)),
-            r"\(1, 2\).*\(3, 1\)",
+            r"params\[2\] \(the weights of layer 2\) must have 2 rows.*\(3, 2\).*"
+            r"got shape \(3, 1\)",
         ),
     ],
 )
@@ -485,5 +492,74 @@ def test_forward_and_backward_refuse_wrong_containers(rng):
         mlp.mlp_backward(scores, [])
     with pytest.raises(TypeError, match="caches must be the non-empty list"):
         mlp.mlp_backward(scores, None)
-    with pytest.raises(ValueError, match=r"dout must have shape \(N, M\) = \(6, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"dscores must have the shape of the scores .* = \(6, 2\)"
+    ):
         mlp.mlp_backward(scores.T, caches)
+
+
+@pytest.mark.parametrize("fn", ["mlp_forward", "mlp_loss", "predict", "accuracy"])
+@pytest.mark.parametrize(
+    "entry, value, match",
+    [
+        (0, None, r"params\[0\] \(the weights of layer 1\) must hold real numbers"),
+        (0, "complex", r"params\[0\] \(the weights of layer 1\) must hold real"),
+        (2, "1-d", r"params\[2\] \(the weights of layer 2\) must have 2 dim"),
+        (3, None, r"params\[3\] \(the bias of layer 2\) must hold real numbers"),
+        (1, "wide", r"params\[1\] \(the bias of layer 1\) must have shape \(5,\)"),
+    ],
+)
+def test_a_bad_params_entry_is_named_by_its_index(rng, fn, entry, value, match):
+    # The messages said "W ..." or "b ...", names the caller never used.
+    params, x, labels = _small_problem(rng)  # sizes (3, 4, 2)
+    params = list(params)
+    if value == "complex":
+        params[entry] = params[entry] + 1j
+    elif value == "1-d":
+        params[entry] = params[entry][:, 0]
+    elif value == "wide":  # W1 gains a column, b1 does not
+        params[0] = np.hstack([params[0], params[0][:, :1]])
+    else:
+        params[entry] = value
+    args = (params, x, labels) if fn in ("mlp_loss", "accuracy") else (params, x)
+    with pytest.raises(ValueError, match=match):
+        getattr(mlp, fn)(*args)
+
+
+def test_backward_names_dscores_and_caches(rng):
+    params, x, _ = _small_problem(rng)
+    scores, caches = mlp.mlp_forward(params, x)
+    with pytest.raises(ValueError, match="dscores must hold real numbers"):
+        mlp.mlp_backward(None, caches)
+    with pytest.raises(ValueError, match="dscores must be a rectangular array"):
+        mlp.mlp_backward([[1.0, 2.0], [3.0]], caches)
+    # Without its last entry the list ends in a hidden layer of width 4, so a (6, 2)
+    # dscores used to be refused as "dout must have the input's shape (6, 4)".
+    with pytest.raises(ValueError, match=r"caches must hold every layer's cache"):
+        mlp.mlp_backward(np.ones_like(scores), caches[:-1])
+    with pytest.raises(TypeError, match=r"caches\[0\] must be the \(\(x, W\), relu"):
+        mlp.mlp_backward(np.ones_like(scores), ["cache", caches[1]])
+
+
+def test_loss_of_an_empty_batch_names_x(rng):
+    params, x, labels = _small_problem(rng)
+    with pytest.raises(ValueError, match=r"x must have at least one row .*\(0, 3\)"):
+        mlp.mlp_loss(params, x[:0], labels[:0])
+
+
+@pytest.mark.parametrize("fn", ["predict", "accuracy"])
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_inf_in_x_is_refused_without_a_warning(rng, fn, value):
+    # inf * 0 in the matrix product warned "invalid value encountered in matmul"
+    # before the ValueError, and a (3, 2) network with no hidden layer gave +-inf
+    # scores, no NaN, and an argmax.
+    params, x, labels = _small_problem(rng)
+    x[4, 1] = value
+    args = (params, x, labels) if fn == "accuracy" else (params, x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"x must be finite.*first in row 4"):
+            getattr(mlp, fn)(*args)
+    one_layer = mlp.init_params((3, 2), rng)
+    with pytest.raises(ValueError, match=r"x must be finite.*first in row 4"):
+        mlp.predict(one_layer, x)

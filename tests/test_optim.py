@@ -129,8 +129,23 @@ def test_gd_step_keeps_float32():
         (np.ones(3), np.ones(3), 0.0, "positive"),
         (np.ones(3), np.ones(3), -1.0, "positive"),
         (np.ones(3), np.ones(3), np.nan, "positive"),
-        ([np.ones(3), np.ones(2)], [np.ones(3)], 0.1, "2 parameter arrays but 1"),
-        ([np.ones(3)], np.ones(3), 0.1, "non-sequence"),
+        (
+            [np.ones(3), np.ones(2)],
+            [np.ones(3)],
+            0.1,
+            r"grads must be a list with one gradient per array of params: params "
+            r"holds 2 arrays, grads holds 1",
+        ),
+        ([], [np.ones(3)], 0.1, "params holds 0 arrays, grads holds 1"),
+        ([np.ones(3)], np.ones(3), 0.1, "grads is a ndarray, not a list"),
+        ([np.ones(3)], None, 0.1, "grads is a NoneType, not a list"),
+        (
+            [np.ones(3), np.ones(2)],
+            [np.ones(3), np.ones(3)],
+            0.1,
+            r"grads\[1\] must have the shape of params\[1\] \(2,\), got \(3,\)",
+        ),
+        ([np.ones(3), None], [np.ones(3)] * 2, 0.1, r"params\[1\] must hold real"),
     ],
 )
 def test_gd_step_bad_input(params, grads, lr, match):
