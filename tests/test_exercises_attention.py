@@ -62,3 +62,50 @@ def test_check_merge():
     assert not check_merge(no_rescale)
     assert "relative to the new" in repr(check_merge(normalised_only))
     assert "maximum" in repr(check_merge(lambda *a: (a[0], *right(*a)[1:])))
+
+
+def test_check_weights_by_hand_hints_and_garbage():
+    from lalib.exercises.attention import check_weights_by_hand
+
+    starter = check_weights_by_hand([0.0, 0.0, 0.0], 0.0)  # the starter cell's answer
+    assert not starter and "sum to 1" in repr(starter)
+    assert "scores are q.k" in repr(check_weights_by_hand([0.5, 0.25, 0.25], 20.0))
+    for weights, output in [
+        ("abc", 1.0),
+        (None, None),
+        ([0.4, 0.2, 0.4], "x"),
+        ([0.4, 0.2, 0.4], [1.0, 2.0]),
+        ([np.nan, 0.5, 0.5], 1.0),
+        ([[0.4, 0.2], [0.4, 0.0]], 1.0),
+    ]:
+        verdict = check_weights_by_hand(weights, output)
+        assert not verdict and repr(verdict).startswith("Not yet: ")
+
+
+def test_check_padding_mask_starter_and_garbage():
+    from lalib.exercises.attention import check_padding_mask
+
+    def starter(lengths, n):  # the starter cell: every key counts as real
+        return np.ones((len(lengths), 1, n), dtype=bool)
+
+    verdict = check_padding_mask(starter)
+    assert not verdict and "j < lengths[b]" in repr(verdict)
+    for fn in [None, lambda lengths, n: None, lambda lengths, n: "mask"]:
+        verdict = check_padding_mask(fn)
+        assert not verdict and repr(verdict).startswith("Not yet: ")
+
+
+def test_check_merge_starter_and_garbage():
+    from lalib.exercises.attention import check_merge
+
+    verdict = check_merge(lambda m1, l1, A1, m2, l2, A2: (m1, l1, A1))  # the starter
+    assert not verdict and "np.maximum(m1, m2)" in repr(verdict)
+    for fn in [
+        None,
+        lambda *a: None,
+        lambda *a: a[:2],
+        lambda *a: ("m", "l", "A"),
+        lambda *a: (a[0], a[1], [[1.0], [2.0, 3.0]]),
+    ]:
+        verdict = check_merge(fn)
+        assert not verdict and repr(verdict).startswith("Not yet: ")

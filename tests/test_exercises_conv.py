@@ -64,3 +64,55 @@ def _good(x, w, stride, padding):
 )
 def test_conv_function(fn, accepted):
     assert bool(check_conv_function(fn)) is accepted
+
+
+def test_starters_get_a_hint():
+    # The chapter's starter cells run as shipped and get "Not yet" with a hint.
+    assert "one row per output pixel" in repr(check_toeplitz_count((0, 0), 0))
+    assert "all zeros" in repr(check_shift_filter(np.zeros((3, 3))))
+
+    def starter(x, w, stride, padding):
+        raise NotImplementedError("your code here")
+
+    verdict = check_conv_function(starter)
+    assert not verdict and "conv.im2col" in repr(verdict)
+
+
+@pytest.mark.parametrize(
+    "u, v, words",
+    [
+        (1, 1, "where it is"),
+        (1, 2, "1 pixel left: conv2d does not flip"),
+        (0, 1, "1 pixel down"),
+        (2, 0, "1 pixel up and 1 pixel right"),
+        (0, 0, "1 pixel down and 1 pixel right"),
+    ],
+)
+def test_shift_filter_names_the_move_of_a_one_hot_filter(u, v, words):
+    w = np.zeros((3, 3))
+    w[u, v] = 1.0  # out[i, j] = x[i + u - 1, j + v - 1]
+    verdict = check_shift_filter(w)
+    assert not verdict and words in repr(verdict)
+
+
+@pytest.mark.parametrize(
+    "check, args",
+    [
+        (check_toeplitz_count, ("abc", 3)),
+        (check_toeplitz_count, ((36, 36), "many")),
+        (check_toeplitz_count, (36, 256)),
+        (check_toeplitz_count, ((36, 36), float("nan"))),
+        (check_shift_filter, ("abc",)),
+        (check_shift_filter, (None,)),
+        (check_shift_filter, ([[1, 2], [3]],)),
+        (check_conv_function, (None,)),
+        (check_conv_function, (lambda x, w, s, p: "out",)),
+        (
+            check_conv_function,
+            (lambda x, w, s, p: np.full(_good(x, w, s, p).shape, "a"),),
+        ),
+    ],
+)
+def test_garbage_gets_not_yet(check, args):
+    verdict = check(*args)
+    assert not verdict and repr(verdict).startswith("Not yet: ")

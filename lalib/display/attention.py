@@ -84,7 +84,7 @@ def plot_weights(
     weights = np.asarray(weights)
     n_q, n_k = weights.shape
     annotated_heatmap(
-        ax, weights, cmap, 0, 1, fmt=_weight_label if annotate else None, fontsize=6.5
+        ax, weights, cmap, 0, 1, fmt=_weight_label if annotate else None, fontsize=7.5
     )
     ax.set_xticks(range(n_k), labels=col_labels, rotation=0, fontsize=8)
     ax.set_yticks(range(n_q), labels=row_labels, fontsize=8)
@@ -146,7 +146,7 @@ def plot_token_links(ax, tokens, weights_row, query):
                 "ec": "0.7",
             },
         )
-        ax.text(j, 1.32, f"{w:.2f}", ha="center", va="center", fontsize=7, color="0.3")
+        ax.text(j, 1.32, f"{w:.2f}", ha="center", va="center", fontsize=8, color="0.3")
     ax.text(
         query,
         0.0,
@@ -157,8 +157,8 @@ def plot_token_links(ax, tokens, weights_row, query):
         zorder=2,
         bbox={"boxstyle": "round,pad=0.3", "fc": "tab:orange", "ec": "tab:orange"},
     )
-    ax.text(-0.6, 0.0, "query", ha="right", va="center", fontsize=7, color="0.3")
-    ax.text(-0.6, 1.0, "keys", ha="right", va="center", fontsize=7, color="0.3")
+    ax.text(-0.6, 0.0, "query", ha="right", va="center", fontsize=8, color="0.3")
+    ax.text(-0.6, 1.0, "keys", ha="right", va="center", fontsize=8, color="0.3")
     ax.set_xlim(-1.6, n - 0.4)
     ax.set_ylim(-0.35, 1.5)
     ax.axis("off")
@@ -183,7 +183,7 @@ def attention_frame(tokens, weights, query, title=None, figsize=(7.2, 2.9)):
 
 
 def attention_weights_player(
-    Q, K, tokens, scales, masks, interval=900, dpi=72, initial_scale=None
+    Q, K, tokens, scales, masks, interval=900, dpi=100, initial_scale=None
 ):
     """Play / slider over query positions, with controls for the scale and the mask.
 
@@ -196,12 +196,15 @@ def attention_weights_player(
         Queries and keys of the sentence.
     tokens : sequence of str, length n
     scales : dict of str -> float
-        Slider label -> the factor multiplying ``Q K^T`` (``1/sqrt(d_k)`` is standard).
+        Slider label -> the factor multiplying ``Q @ K.T`` (``1/sqrt(d_k)`` is
+        standard).
     masks : dict of str -> ndarray of bool or None
         Slider label -> mask, shape (n, n), or None for no mask.
     interval : int
         Milliseconds per Play step.
     dpi : int
+        Resolution of the frames: 100 draws a 720-pixel-wide frame whose text is
+        legible at the width of a book page.
     initial_scale : str, optional
         The scale label the page opens on (default: the first).
 
@@ -280,11 +283,36 @@ def plot_scaling_experiment(
 
 
 def plot_memory(ax, ns, dense_mib, blockwise_mib, label_dtype="float32"):
-    """Peak extra memory of dense and blockwise attention against sequence length n."""
-    ax.loglog(ns, dense_mib, "o-", label=f"dense ({label_dtype})")
-    ax.loglog(ns, blockwise_mib, "s-", label=f"blockwise ({label_dtype})")
+    """Peak extra memory of dense and blockwise attention against sequence length n.
+
+    Both axes are logarithmic in base 2, with plainly written tick labels and no
+    minor ticks: one label per measured n (so labels cannot collide and doubling n
+    is one equal step), and powers of 2 MiB on the y axis, so a quantity that grows
+    fourfold when n doubles climbs two steps per step.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    ns : sequence of int
+        The measured sequence lengths.
+    dense_mib, blockwise_mib : sequence of float
+        Peak memory in MiB at each n.
+    label_dtype : str
+        The dtype named in the legend.
+    """
+    ax.plot(ns, dense_mib, "o-", label=f"dense ({label_dtype})")
+    ax.plot(ns, blockwise_mib, "s-", label=f"blockwise ({label_dtype})")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xticks(list(ns), labels=[str(n) for n in ns])
+    values = np.concatenate([np.ravel(dense_mib), np.ravel(blockwise_mib)])
+    low, high = np.floor(np.log2(values.min())), np.ceil(np.log2(values.max()))
+    powers = 2.0 ** np.arange(low, high + 1)  # MiB
+    ax.set_yticks(powers, labels=[f"{p:g}" for p in powers])
+    ax.minorticks_off()
     ax.set_xlabel("sequence length n")
     ax.set_ylabel("peak extra memory (MiB)")
+    ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
 
 

@@ -14,7 +14,6 @@ from lalib.display.figures import (
     cell_grid,
     cell_label,
     figure_png,
-    new_figure,
     outline_cells,
 )
 from lalib.display.players import precomputed_player
@@ -90,7 +89,7 @@ def plot_conv_step(axes, views, position):
 
     # Input, padded; the padding ring is shown hatched so its zeros are visibly "not x".
     Hp, Wp = views.xp.shape
-    annotated_heatmap(ax_in, views.xp, **grey)
+    annotated_heatmap(ax_in, views.xp, **grey, fontsize=8)
     if pad:
         mask = np.ones((Hp, Wp), bool)
         mask[pad : Hp - pad, pad : Wp - pad] = False
@@ -99,13 +98,13 @@ def plot_conv_step(axes, views, position):
         )
     cell_grid(ax_in, (Hp, Wp))
     outline_cells(ax_in, i * s, j * s, KH, KW)
-    ax_in.set_title(f"input, window of out[{i}, {j}]", fontsize=8)
+    ax_in.set_title(f"input x, window of out[{i}, {j}]", fontsize=9)
 
     # The filter, on the colour scale of the Toeplitz matrix it is spread into.
     wlim = max(float(np.abs(views.w).max()), 1e-12)
-    annotated_heatmap(ax_w, views.w, "RdBu_r", -wlim, wlim)
+    annotated_heatmap(ax_w, views.w, "RdBu_r", -wlim, wlim, fontsize=8)
     cell_grid(ax_w, views.w.shape)
-    ax_w.set_title("filter w", fontsize=8)
+    ax_w.set_title("filter w", fontsize=9)
 
     # Toeplitz matrix: one row per output pixel, one column per input pixel.
     ax_T.imshow(
@@ -118,9 +117,9 @@ def plot_conv_step(axes, views, position):
     )
     cell_grid(ax_T, views.T.shape)
     outline_cells(ax_T, p, 0, 1, views.T.shape[1])
-    ax_T.set_title(f"Toeplitz T {views.T.shape}: row {p}", fontsize=8)
-    ax_T.set_xlabel("input pixel", fontsize=7)
-    ax_T.set_ylabel("output pixel", fontsize=7)
+    ax_T.set_title(f"Toeplitz T {views.T.shape}: row {p}", fontsize=9)
+    ax_T.set_xlabel("input pixel (column of T)", fontsize=8)
+    ax_T.set_ylabel("output pixel (row of T)", fontsize=8)
 
     # im2col: one column per output pixel, holding its window's pixels.
     column = np.arange(views.cols.shape[1]) == p  # (H'W',): numbers in column p only
@@ -128,46 +127,67 @@ def plot_conv_step(axes, views, position):
         ax_cols,
         views.cols,
         **grey,
-        fontsize=6,
+        fontsize=7.5,
         show=np.broadcast_to(column, views.cols.shape),
         aspect="auto",
         interpolation="nearest",
     )
     cell_grid(ax_cols, views.cols.shape)
     outline_cells(ax_cols, 0, p, views.cols.shape[0], 1)
-    ax_cols.set_title(f"im2col {views.cols.shape}: column {p}", fontsize=8)
-    ax_cols.set_xlabel("output pixel", fontsize=7)
-    ax_cols.set_ylabel("window entry", fontsize=7)
+    ax_cols.set_title(f"im2col {views.cols.shape}: column {p}", fontsize=9)
+    ax_cols.set_xlabel("output pixel", fontsize=8)
+    ax_cols.set_ylabel("window entry", fontsize=8)
 
     # Output, filled in up to this pixel (row-major, the order the window slides).
     done = np.arange(Ho * Wo).reshape(Ho, Wo) <= p
     olim = max(float(np.abs(views.out).max()), 1e-12)
     annotated_heatmap(
-        ax_out, np.where(done, views.out, np.nan), "RdBu_r", -olim, olim, show=done
+        ax_out,
+        np.where(done, views.out, np.nan),
+        "RdBu_r",
+        -olim,
+        olim,
+        show=done,
+        fontsize=8,
     )
     cell_grid(ax_out, (Ho, Wo))
     outline_cells(ax_out, i, j, 1, 1)
-    ax_out.set_title(f"output: out[{i}, {j}] = {cell_label(value)}", fontsize=8)
+    ax_out.set_title(f"output: out[{i}, {j}] = {cell_label(value)}", fontsize=9)
     return float(value)
 
 
-def conv_step_figure(views, position, figsize=(10.0, 2.6)):
-    """A figure with the five panels of `plot_conv_step` and the identity they show."""
-    fig, axes = new_figure(
-        figsize=figsize,
-        ncols=5,
-        gridspec_kw={"width_ratios": [1.0, 0.6, 2.2, 1.3, 0.8]},
+def conv_step_figure(views, position, figsize=(7.6, 4.6)):
+    """A figure with the five panels of `plot_conv_step` and the identity they show.
+
+    Two rows, so that the text stays legible at the width of a book page: the input,
+    the filter and the output above; the Toeplitz matrix and the im2col matrix below.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    grid = fig.add_gridspec(
+        2, 6, height_ratios=[1.0, 1.15], width_ratios=[1, 1, 1, 1, 1, 1]
     )
-    value = plot_conv_step(axes, views, position)
+    axes = [
+        fig.add_subplot(grid[0, 0:2]),  # input
+        fig.add_subplot(grid[0, 2:4]),  # filter
+        fig.add_subplot(grid[0, 4:6]),  # output
+        fig.add_subplot(grid[1, 0:4]),  # Toeplitz matrix
+        fig.add_subplot(grid[1, 4:6]),  # im2col matrix
+    ]
+    ax_in, ax_w, ax_out, ax_T, ax_cols = axes
+    value = plot_conv_step([ax_in, ax_w, ax_T, ax_cols, ax_out], views, position)
     fig.suptitle(
         f"T[{position}] · x  =  w · cols[:, {position}]  =  {cell_label(value)}",
-        fontsize=9,
+        fontsize=10,
     )
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.12, top=0.8, wspace=0.25)
+    fig.subplots_adjust(
+        left=0.04, right=0.99, bottom=0.08, top=0.88, wspace=0.5, hspace=0.35
+    )
     return fig
 
 
-def conv_step_player(x, filters, stride=1, padding=0, interval=700):
+def conv_step_player(x, filters, stride=1, padding=0, interval=700, dpi=100):
     """Play + slider over the output pixels, for each filter; works without a kernel.
 
     Parameters
@@ -177,6 +197,9 @@ def conv_step_player(x, filters, stride=1, padding=0, interval=700):
     stride, padding : int
     interval : int
         Milliseconds per step when playing.
+    dpi : int
+        Resolution of the frames: 100 draws a 760-pixel-wide frame whose text is
+        legible at the width of a book page.
 
     Returns
     -------
@@ -196,6 +219,7 @@ def conv_step_player(x, filters, stride=1, padding=0, interval=700):
         {"filter": {name: name for name in filters}, "position": positions},
         play="position",
         interval=interval,
+        dpi=dpi,
     )
 
 
@@ -258,7 +282,8 @@ def conv_explorer(x, filters, custom="0, 0, 0, 0, 1, 0, 0, 0, 0"):
         message.value = (
             f"output {views.out.shape}, T {views.T.shape}, im2col {views.cols.shape}"
         )
-        image.value = figure_png(conv_step_figure(views, min(position.value, last)))
+        frame = conv_step_figure(views, min(position.value, last))
+        image.value = figure_png(frame, dpi=100)
 
     for w in (choice, text, stride, padding, position):
         w.observe(redraw, names="value")
@@ -313,10 +338,10 @@ def plot_sparsity(ax, T, title):
     ax.set_title(
         f"{title}\n{T.shape[0]} x {T.shape[1]}, {nnz} nonzeros "
         f"({100 * nnz / T.size:.1f} %)",
-        fontsize=9,
+        fontsize=10,
     )
-    ax.set_xlabel("input pixel (flattened)", fontsize=8)
-    ax.set_ylabel("output pixel (flattened)", fontsize=8)
+    ax.set_xlabel("input pixel (flattened)", fontsize=9)
+    ax.set_ylabel("output pixel (flattened)", fontsize=9)
 
 
 def plot_timings(ax, sizes, seconds, title=None):
@@ -336,8 +361,8 @@ def plot_timings(ax, sizes, seconds, title=None):
     ax.set_xticklabels([str(s) for s in sizes])
     ax.minorticks_off()
     ax.set_xlabel("image side H = W (pixels)")
-    ax.set_ylabel("seconds (best of 3)")
+    ax.set_ylabel("seconds (fastest of repeated runs)")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     if title:
         ax.set_title(title, fontsize=10)

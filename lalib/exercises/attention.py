@@ -32,10 +32,21 @@ def check_weights_by_hand(weights, output):
     """
     out, w = attention.scaled_dot_product_attention(
         EXERCISE1["q"], EXERCISE1["K"], EXERCISE1["V"]
-    )
-    weights = np.asarray(weights, dtype=float).reshape(-1)
+    )  # (1, 1), (1, 3)
+    try:
+        weights = np.asarray(weights, dtype=float).reshape(-1)  # (3,)
+        output = np.asarray(output, dtype=float).reshape(-1)  # (1,)
+    except (TypeError, ValueError):
+        return Check(False, "give the weights as 3 numbers and the output as 1 number")
     if weights.shape != (3,):
         return Check(False, f"give one weight per key (3 numbers), got {weights.size}")
+    if output.shape != (1,):
+        return Check(
+            False, f"the values are 1-D, so the output is 1 number, got {output.size}"
+        )
+    output = output[0]
+    if not np.all(np.isfinite(weights)) or not np.isfinite(output):
+        return Check(False, "the weights and the output are finite numbers")
     if abs(weights.sum() - 1) > 0.02:
         return Check(
             False, f"your weights sum to {weights.sum():.3f}; softmax weights sum to 1"
@@ -47,7 +58,7 @@ def check_weights_by_hand(weights, output):
         return Check(
             False, "scores are q.k / sqrt(2); then exponentiate and divide by the sum"
         )
-    if abs(float(output) - out[0, 0]) > 0.06:
+    if abs(output - out[0, 0]) > 0.06:
         return Check(False, "the weights are right, the output is not: sum_j w_j v_j")
     return Check(True, f"weights {np.round(w[0], 3)}, output {out[0, 0]:.3f}")
 
@@ -132,11 +143,13 @@ def check_merge(fn):
         S1[1] += 5 * spread  # ... and block 1 that of row 1
         V1, V2 = rng.standard_normal((n1, d_v)), rng.standard_normal((n2, d_v))
         try:
-            m, l, A = (
-                np.asarray(a) for a in fn(*_partials(S1, V1), *_partials(S2, V2))
-            )
+            result = fn(*_partials(S1, V1), *_partials(S2, V2))
         except Exception as exc:  # the reader's code: report, do not crash the checker
             return Check(False, f"fn raised {type(exc).__name__}: {exc}")
+        try:
+            m, l, A = (np.asarray(a, dtype=float) for a in result)
+        except (TypeError, ValueError):
+            return Check(False, "return three arrays of numbers: (m, l, A)")
         m_true, l_true, A_true = _partials(
             np.concatenate([S1, S2], 1), np.concatenate([V1, V2], 0)
         )

@@ -30,16 +30,24 @@ def check_toeplitz_count(shape, nonzeros):
     w = np.ones((1, C, *EXERCISE1["kernel"]))  # all weights nonzero
     T = conv.toeplitz_matrix(w, (C, H, W), EXERCISE1["stride"], EXERCISE1["padding"])
     true_nnz = int(np.count_nonzero(T))
-    if tuple(shape) != T.shape:
+    try:
+        shape = tuple(int(n) for n in shape)
+        nonzeros = int(nonzeros)
+    except (TypeError, ValueError, OverflowError):
+        return Check(
+            False,
+            "give the shape as (rows, columns) and the nonzeros as a whole number",
+        )
+    if shape != T.shape:
         return Check(
             False,
             f"T has one row per output pixel and one column per input "
-            f"pixel; shape {tuple(shape)} is not right",
+            f"pixel; shape {shape} is not right",
         )
-    if int(nonzeros) != true_nnz:
+    if nonzeros != true_nnz:
         hint = (
             "count the window positions per axis that stay inside the image"
-            if int(nonzeros) > true_nnz
+            if nonzeros > true_nnz
             else "border windows still hold some pixels"
         )
         return Check(
@@ -65,7 +73,10 @@ def check_shift_filter(w):
     ----------
     w : array_like, shape (3, 3)
     """
-    w = np.asarray(w, dtype=float)
+    try:
+        w = np.asarray(w, dtype=float)
+    except (TypeError, ValueError):
+        return Check(False, "the filter must be a 3 x 3 array of numbers")
     if w.shape != (3, 3):
         return Check(False, f"the filter must be 3 x 3, got shape {w.shape}")
     x = np.random.default_rng(2).standard_normal((6, 7))  # (H, W)
@@ -78,15 +89,42 @@ def check_shift_filter(w):
             "out[i, j] = x[i, j-1]: the single 1 sits left of the centre, "
             "because the window reads, it does not write",
         )
-    moved_left = np.zeros_like(x)
-    moved_left[:, :-1] = x[:, 1:]
-    if np.allclose(out, moved_left):
+    if not np.any(out):
         return Check(
             False,
-            "this moves the image to the left: conv2d does not flip the "
-            "filter (it is a cross-correlation)",
+            "the output is all zeros: a filter with a single 1 copies one pixel of "
+            "each window to the output",
         )
-    return Check(False, "the output is not the image moved one pixel right")
+    # What each one-hot filter does, computed the same way: which shift is it?
+    for u in range(3):
+        for v in range(3):
+            unit = np.zeros((1, 1, 3, 3))
+            unit[0, 0, u, v] = 1.0
+            if np.allclose(out, conv.conv2d(x[None, None], unit, padding=1)[0, 0]):
+                down, right = 1 - u, 1 - v  # out[i, j] = x[i - down, j - right]
+                if (down, right) == (0, 0):
+                    where = "leaves the image where it is"
+                else:
+                    steps = [
+                        f"{abs(n)} pixel {name[n > 0]}"
+                        for n, name in [
+                            (down, ("up", "down")),
+                            (right, ("left", "right")),
+                        ]
+                        if n
+                    ]
+                    where = "moves the image " + " and ".join(steps)
+                flip = (
+                    ": conv2d does not flip the filter (it is a cross-correlation)"
+                    if (down, right) == (0, -1)
+                    else ""
+                )
+                return Check(False, f"this filter {where}{flip}")
+    return Check(
+        False,
+        "out[i, j] must be exactly x[i, j-1]: which single weight of the window "
+        "centred on (i, j) lands on the pixel x[i, j-1]?",
+    )
 
 
 # --------------------------------------------------------------------- exercise 3
@@ -114,6 +152,13 @@ def check_conv_function(my_conv2d):
         expected = conv.conv2d_naive(x, w, stride=s, padding=p)
         try:
             out = np.asarray(my_conv2d(x, w, s, p))
+        except NotImplementedError:
+            return Check(
+                False,
+                "my_conv2d is not written yet: build the columns with conv.im2col, "
+                "multiply by the filters reshaped to (F, C*KH*KW), then reshape to "
+                "(N, F, H', W')",
+            )
         except Exception as exc:  # the reader's code: report, do not crash the notebook
             return Check(
                 False,
@@ -126,7 +171,13 @@ def check_conv_function(my_conv2d):
                 f"x {x.shape}, w {w.shape}, stride {s}, padding {p}: "
                 f"expected shape {expected.shape}, got {out.shape}",
             )
-        if not np.allclose(out, expected, rtol=1e-4, atol=1e-4):
+        try:
+            close = np.allclose(out.astype(float), expected, rtol=1e-4, atol=1e-4)
+        except (TypeError, ValueError):
+            return Check(
+                False, f"the result must be an array of numbers, got {out.dtype}"
+            )
+        if not close:
             return Check(
                 False,
                 f"x {x.shape}, w {w.shape}, stride {s}, padding {p}: "
