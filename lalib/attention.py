@@ -23,6 +23,14 @@ with nothing to attend to (every key masked, or no keys at all) has no meaningfu
 average; this module defines its weights and its output as **zeros** (no NaN) and its
 gradients as zeros too, the convention of :func:`lalib.activations.softmax`.
 
+A masked key is never read, neither its key nor its value: a NaN or an inf there does
+not reach the queries that cannot see it (a matrix product would compute
+``0 * NaN = NaN``; the kernels leave those terms out), so a row with nothing to attend
+to is zeros whatever K and V hold, and the dense, blockwise and naive versions agree.
+Whatever a query can see is read: a NaN in its scores or in a value it attends to
+makes its row NaN. The gradients follow the same rule: a weight of exactly 0 passes
+no gradient, and a NaN or inf goes only where it has an effect.
+
 The blockwise version (:func:`attention_blockwise`) visits key blocks one at a time
 and keeps, for each query row, a running maximum ``m``, a running sum of exponentials
 ``l`` and an unnormalised output ``A``. With ``S_j = Q K_j^T`` the scores of block j:
@@ -53,7 +61,7 @@ import math
 import numpy as np
 
 from lalib import activations
-from lalib._checks import as_float_array
+from lalib._checks import as_array, as_real_array, check_int, check_number
 
 __all__ = [
     "causal_mask",
@@ -94,6 +102,12 @@ def causal_mask(n_q, n_k=None):
     mask : ndarray of bool, shape (n_q, n_k)
         ``mask[i, j] = j <= i + (n_k - n_q)``: lower triangular when square.
 
+    Raises
+    ------
+    ValueError
+        If `n_q` or `n_k` is not a non-negative integer (a float or a bool is refused,
+        not rounded), or the mask cannot be allocated.
+
     Examples
     --------
     >>> causal_mask(3).astype(int)
@@ -103,18 +117,27 @@ def causal_mask(n_q, n_k=None):
     >>> causal_mask(1, 3).astype(int)    # one new query sees the whole past
     array([[1, 1, 1]])
     """
-    n_k = n_q if n_k is None else n_k
-    if int(n_q) < 0 or int(n_k) < 0:
-        raise ValueError(f"n_q and n_k must be non-negative, got {n_q}, {n_k}")
-    rows = np.arange(n_q)[:, None] + (n_k - n_q)  # (n_q, 1): each query's position
-    return np.arange(n_k)[None, :] <= rows  # (1, n_k) <= (n_q, 1) -> (n_q, n_k)
+    n_q = check_int(n_q, "n_q", minimum=0)  # 2.5 or True are not sizes
+    n_k = n_q if n_k is None else check_int(n_k, "n_k", minimum=0)
+    too_big = ValueError(
+        f"the causal mask of shape (n_q, n_k) = {(n_q, n_k)} cannot be allocated "
+        f"({n_q * n_k} entries)"
+    )
+    if max(n_q, n_k, n_q * n_k) > np.iinfo(np.intp).max:
+        raise too_big  # more than any array can hold
+    try:
+        rows = np.arange(n_q)[:, None] + (n_k - n_q)  # (n_q, 1): each query's position
+        return np.arange(n_k)[None, :] <= rows  # (1, n_k) <= (n_q, 1) -> (n_q, n_k)
+    except MemoryError:  # beyond the memory
+        raise too_big from None
 
 
 def _validate(Q, K, V, mask=None, scale=None, causal=False):
     """Check shapes, unify dtypes, combine the masks; return what the kernels need."""
-    Q = as_float_array(Q, "Q")
-    K = as_float_array(K, "K")
-    V = as_float_array(V, "V")
+    Q = as_real_array(Q, "Q")
+    K = as_real_array(K, "K")
+    V = as_real_array(V, "V")
+    causal = _flag(causal, "causal")
     for name, a, layout in (
         ("Q", Q, "(..., n_q, d_k)"),
         ("K", K, "(..., n_k, d_k)"),
@@ -150,14 +173,17 @@ def _validate(Q, K, V, mask=None, scale=None, causal=False):
             )
         scale = 1.0 / math.sqrt(d_k)  # a Python float: float32 stays float32
     else:
-        scale = float(scale)
+        try:
+            scale = check_number(scale, "scale")  # a Python float: float32 stays so
+        except OverflowError:  # an int beyond the float range
+            scale = math.inf
         if not math.isfinite(scale):
             raise ValueError(f"scale must be finite, got {scale}")
-    dtype = np.result_type(Q, K, V)
+    dtype = np.result_type(Q, K, V)  # every input counts: float32 only if all are
     Q, K, V = (a.astype(dtype, copy=False) for a in (Q, K, V))
     scores_shape = lead + (n_q, n_k)
     if mask is not None:
-        mask = np.asarray(mask)
+        mask = as_array(mask, "mask")
         if mask.dtype != np.bool_:
             raise ValueError(
                 f"mask must be boolean (True = may attend), got dtype {mask.dtype}"
@@ -177,13 +203,56 @@ def _validate(Q, K, V, mask=None, scale=None, causal=False):
     return Q, K, V, mask, scale, lead
 
 
+def _flag(value, name):
+    """`value` as a bool; ValueError unless it is True or False (or a NumPy bool)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _block_sizes(block_size):
-    """``(block_q, block_k)`` from one number or a pair, each at least 1."""
-    bq, bk = (block_size, block_size) if np.ndim(block_size) == 0 else block_size
-    bq, bk = int(bq), int(bk)
-    if bq < 1 or bk < 1:
-        raise ValueError(f"block_size must be positive, got {block_size}")
-    return bq, bk
+    """``(block_q, block_k)`` from one int or a pair of them, each at least 1.
+
+    Floats, strings and bools are refused, not truncated (``True`` is not a size).
+    """
+    pair = isinstance(block_size, (tuple, list)) or (
+        isinstance(block_size, np.ndarray) and block_size.ndim > 0
+    )
+    items = tuple(block_size) if pair else (block_size, block_size)
+    try:
+        if len(items) != 2:
+            raise ValueError
+        return tuple(check_int(b, "block_size", minimum=1) for b in items)
+    except ValueError:
+        raise ValueError(
+            "block_size must be an int >= 1 or a pair (block_q, block_k) of them, "
+            f"got {block_size!r}"
+        ) from None
+
+
+def _drop_unread_terms(out, P, X, reads):
+    """Fix ``out = P @ X`` in place so that it leaves out the terms `reads` excludes.
+
+    A matrix product adds every term ``P[..., i, j] * X[..., j, t]``, and ``0 * NaN``
+    and ``0 * inf`` are NaN: a NaN or an inf in a row of `X` that query i may not read
+    (a masked key, weight 0) would still reach row i. Where `X` is finite this is one
+    check and nothing changes; otherwise each column of `X` that holds a NaN or an inf
+    is summed again without the terms where `reads` (bool, broadcastable to `P`) is
+    False. Shapes: P (..., n, m), X (..., m, k), out (..., n, k).
+    """
+    finite = np.isfinite(X)  # (..., m, k)
+    if finite.all():
+        return out
+    for t in np.flatnonzero(~finite.reshape(-1, X.shape[-1]).all(axis=0)):
+        terms = P * X[..., None, :, t]  # (..., n, m) * (..., 1, m): every term of t
+        out[..., t] = np.where(reads, terms, 0).sum(axis=-1)  # (..., n)
+    return out
+
+
+def _product(P, X, reads):
+    """``P @ X`` (..., n, k) without the terms where `reads` is False (if given)."""
+    out = P @ X  # (..., n, m) @ (..., m, k) -> (..., n, k)
+    return out if reads is None else _drop_unread_terms(out, P, X, reads)
 
 
 def _sum_to(g, shape):
@@ -227,13 +296,22 @@ def attention_forward(Q, K, V, mask=None, scale=None, causal=False):
     out : ndarray, shape (..., n_q, d_v)
         ``softmax(scale * Q K^T, masked) V``; zeros for a row with nothing to attend to.
     cache : tuple
-        What `attention_backward` needs, including the weights (..., n_q, n_k).
+        What `attention_backward` needs, including the weights (..., n_q, n_k), with
+        all the leading axes of Q, K and V (a read-only broadcast view where the
+        weights do not depend on an axis, one that only V has).
 
     Raises
     ------
     ValueError
         If Q and K disagree on d_k, K and V on n_k, leading dimensions do not
-        broadcast, or `mask` is not boolean or does not broadcast to (..., n_q, n_k).
+        broadcast, `mask` is not boolean or does not broadcast to (..., n_q, n_k),
+        `scale` is not a finite real number, `causal` is not a bool, or an input does
+        not hold real numbers.
+
+    Notes
+    -----
+    Every input counts for the dtype: the result is in ``np.result_type(Q, K, V)``,
+    so float32 stays float32 only if Q, K and V all are.
 
     Examples
     --------
@@ -243,7 +321,7 @@ def attention_forward(Q, K, V, mask=None, scale=None, causal=False):
     >>> out.round(2), cache[3].round(3)     # the output and the weights P
     (array([[0.56, 9.44]]), array([[0.056, 0.944]]))
     """
-    Q, K, V, mask, scale, _ = _validate(Q, K, V, mask, scale, causal)
+    Q, K, V, mask, scale, lead = _validate(Q, K, V, mask, scale, causal)
     # Steps 1 and 2: dot products, scaled. Scaling the (n_q, d_k) factor Q costs
     # n_q d_k multiplications instead of n_q n_k for the scores.
     KT = K.swapaxes(-1, -2)  # (..., n_k, d_k) -> (..., d_k, n_k), a view
@@ -252,9 +330,27 @@ def attention_forward(Q, K, V, mask=None, scale=None, causal=False):
         S = np.where(mask, S, -np.inf)  # masked scores -> -inf -> weight exactly 0
     # Step 3: a softmax along each row (a row of only -inf scores gives zeros).
     P = activations.softmax(S, axis=-1)  # (..., n_q, n_k), each row sums to 1 or is 0
-    # Step 4: the weighted average of the values.
-    out = P @ V  # (..., n_q, n_k) @ (..., n_k, d_v) -> (..., n_q, d_v)
-    return out, (Q, K, V, P, out, scale)
+    # Step 4: the weighted average of the values; a masked key's value is not read
+    # (0 * NaN would be NaN: see _drop_unread_terms).
+    out = _product(P, V, mask)  # (..., n_q, n_k) @ (..., n_k, d_v) -> (..., n_q, d_v)
+    if mask is not None and not _all_finite(out, Q, K):
+        P = np.where(mask, P, 0)  # a NaN row of weights is still 0 where masked
+    return out, (Q, K, V, _with_lead(P, lead), out, scale)
+
+
+def _all_finite(*arrays):
+    """True if no array holds a NaN or an inf (one pass over each)."""
+    return all(np.isfinite(a).all() for a in arrays)
+
+
+def _with_lead(P, lead):
+    """The weights (..., n_q, n_k) with every leading axis of the problem, `lead`.
+
+    Without a mask, an axis that only V has (values batched, queries and keys shared)
+    is not in the scores: the weights are then a read-only broadcast view, no copy.
+    """
+    shape = lead + P.shape[-2:]
+    return P if P.shape == shape else np.broadcast_to(P, shape)
 
 
 def attention_backward(dout, cache):
@@ -269,13 +365,15 @@ def attention_backward(dout, cache):
     - ``dQ = scale dS K`` and ``dK = scale dS^T Q``.
 
     Masked weights are 0, so their ``dS`` is 0: masked keys and fully masked rows get
-    no gradient through the scores. The caches of
+    no gradient through the scores. That holds even when an input holds a NaN or an
+    inf (``0 * NaN`` would be NaN): a weight of exactly 0 passes no gradient either
+    way, so a NaN reaches only the gradients it has an effect on. The caches of
     :func:`lalib.engine.attention.attention_forward` work here too.
 
     Parameters
     ----------
     dout : ndarray, shape (..., n_q, d_v)
-        dL/d(out).
+        dL/d(out); cast to the cache's dtype (float32 stays float32).
     cache : tuple
         From `attention_forward`.
 
@@ -285,25 +383,45 @@ def attention_backward(dout, cache):
     dK : ndarray, shape of K
     dV : ndarray, shape of V
         Summed over any leading dimensions that were broadcast in the forward pass.
+
+    Raises
+    ------
+    ValueError
+        If `dout` does not have the output's shape or does not hold real numbers, or
+        `cache` is not a cache of `attention_forward`.
     """
+    if not isinstance(cache, tuple) or len(cache) != 6:
+        raise ValueError(
+            "cache must be the (Q, K, V, P, out, scale) tuple returned by "
+            f"attention_forward, got {type(cache).__name__}"
+        )
     Q, K, V, P, out, scale = cache
-    dout = as_float_array(dout, "dout")
+    dout = as_real_array(dout, "dout")
     if dout.shape != out.shape:
         raise ValueError(
             f"dout must have the output's shape (..., n_q, d_v) = {out.shape}, "
             f"got {dout.shape}"
         )
+    dout = dout.astype(out.dtype, copy=False)  # float32 stays float32
+    # A weight of exactly 0 (a masked key) passes no gradient. The products below would
+    # still compute 0 * NaN = NaN there if an input holds a NaN or an inf, so in that
+    # (rare) case `reads` says which terms to keep; None: all of them.
+    finite = _all_finite(dout, out, Q, K, V)
+    reads = None if finite else P != 0  # (..., n_q, n_k)
+    readsT = None if finite else reads.swapaxes(-1, -2)  # (..., n_k, n_q)
     # (..., n_k, n_q) @ (..., n_q, d_v) -> (..., n_k, d_v)
-    dV = P.swapaxes(-1, -2) @ dout
+    dV = _product(P.swapaxes(-1, -2), dout, readsT)
     # dP: (..., n_q, d_v) @ (..., d_v, n_k) -> (..., n_q, n_k)
     dS = dout @ V.swapaxes(-1, -2)
     delta = np.sum(dout * out, axis=-1, keepdims=True)  # (..., n_q, 1) = rowsum(P * dP)
     dS -= delta  # (..., n_q, n_k), in place
     dS *= P  # (..., n_q, n_k): dS = P * (dP - delta)
+    if reads is not None:
+        np.copyto(dS, 0, where=~reads)  # 0 * NaN: still no gradient through weight 0
     # (..., n_q, n_k) @ (..., n_k, d_k) -> (..., n_q, d_k)
-    dQ = (dS @ K) * scale
+    dQ = _product(dS, K, reads) * scale
     # (..., n_k, n_q) @ (..., n_q, d_k) -> (..., n_k, d_k)
-    dK = (dS.swapaxes(-1, -2) @ Q) * scale
+    dK = _product(dS.swapaxes(-1, -2), Q, readsT) * scale
     return _sum_to(dQ, Q.shape), _sum_to(dK, K.shape), _sum_to(dV, V.shape)
 
 
@@ -334,8 +452,10 @@ def scaled_dot_product_attention(
     out : ndarray, shape (..., n_q, d_v)
     weights : ndarray, shape (..., n_q, n_k), or None
         Row i holds how much query i takes from each value; every row sums to 1,
-        except a row with nothing to attend to, which is all zeros. None when
-        ``need_weights=False``.
+        except a row with nothing to attend to, which is all zeros. The leading axes
+        are all those of Q, K and V broadcast together, even one that only V has (the
+        weights do not depend on it: they are then a read-only broadcast view). None
+        when ``need_weights=False``.
 
     Examples
     --------
@@ -363,7 +483,8 @@ def attention_naive(Q, K, V, mask=None, scale=None, causal=False):
     """The deliberately slow reference: one Python loop per batch entry, query and key.
 
     Computes exactly what `scaled_dot_product_attention` does, one number at a time,
-    so the tests can compare the vectorised kernel against the formula itself.
+    so the tests can compare the vectorised kernel against the formula itself. A
+    masked key is skipped, never read: the convention of the module docstring.
 
     Returns
     -------
@@ -391,12 +512,15 @@ def attention_naive(Q, K, V, mask=None, scale=None, causal=False):
             if not scores:
                 continue  # nothing to attend to: the row stays zero
             top = max(s for _, s in scores)
+            if top == -math.inf:  # only -inf scores: zero weights, as softmax defines
+                top = 0.0  # so exp(-inf - 0) = 0 below, not exp(-inf + inf) = NaN
             exps = [(j, math.exp(s - top)) for j, s in scores]
             total = sum(e for _, e in exps)
             for j, e in exps:
-                weights[b + (i, j)] = e / total
-                for t in range(d_v):
-                    out[b + (i, t)] += e / total * float(Vb[b + (j, t)])
+                p = e / total if total != 0 else 0.0
+                weights[b + (i, j)] = p
+                for t in range(d_v):  # a key it may see is read, even with weight 0
+                    out[b + (i, t)] += p * float(Vb[b + (j, t)])
     return out, weights
 
 
@@ -433,6 +557,12 @@ def attention_blockwise(Q, K, V, block_size=128, mask=None, scale=None, causal=F
     out : ndarray, shape (..., n_q, d_v)
         Zeros for a row with nothing to attend to.
 
+    Raises
+    ------
+    ValueError
+        As `attention_forward`, and if `block_size` is not an int >= 1 or a pair of
+        them (a float, a string or a bool is refused, not truncated).
+
     Examples
     --------
     >>> rng = np.random.default_rng(0)
@@ -446,6 +576,7 @@ def attention_blockwise(Q, K, V, block_size=128, mask=None, scale=None, causal=F
     # The causal mask is applied one tile at a time below, never built in full.
     Q, K, V, mask, scale, lead = _validate(Q, K, V, mask, scale, causal=False)
     bq, bk = _block_sizes(block_size)
+    causal = _flag(causal, "causal")
     n_q, n_k, d_v = Q.shape[-2], K.shape[-2], V.shape[-1]
     offset = n_k - n_q  # query i sits at key position i + offset (see causal_mask)
     # Views with every leading axis: each tile of scores then has them all, even those
@@ -466,11 +597,14 @@ def attention_blockwise(Q, K, V, block_size=128, mask=None, scale=None, causal=F
             j1 = min(j0 + bk, n_k)
             KjT = K[..., j0:j1, :].swapaxes(-1, -2)  # (..., d_k, bk), a view
             S = Qi @ KjT  # S_j: (..., bq, d_k) @ (..., d_k, bk) -> (..., bq, bk)
+            seen = None  # which scores of the tile may be read; None: all of them
             if mask is not None:
-                S = np.where(mask[..., i0:i1, j0:j1], S, -np.inf)  # masked -> -inf
+                seen = mask[..., i0:i1, j0:j1]  # (..., bq, bk)
+                S = np.where(seen, S, -np.inf)  # masked -> -inf
             if causal:  # the tile of causal_mask(n_q, n_k): (bq, 1) < (bk,) -> (bq, bk)
                 future = np.arange(i0, i1)[:, None] + offset < np.arange(j0, j1)
                 S = np.where(future, -np.inf, S)  # keys after the query's position
+                seen = ~future if seen is None else seen & ~future
             m_new = np.maximum(m, S.max(axis=-1, keepdims=True))  # m_j: (..., bq, 1)
             # A row that has seen only masked keys so far has m_new = -inf; subtracting
             # 0 instead keeps exp(-inf - 0) = 0 (exp(-inf + inf) would be NaN).
@@ -479,8 +613,9 @@ def attention_blockwise(Q, K, V, block_size=128, mask=None, scale=None, causal=F
             P = np.exp(S, out=S)  # P~_j, written over the scores: one tile, not three
             D = np.exp(m - m_ref)  # (..., bq, 1): the diagonal of D_j, entries <= 1
             l = D * l + P.sum(axis=-1, keepdims=True)  # l_j = D_j l + P~_j 1
-            # A_j = D_j A + P~_j V_j: (..., bq, bk) @ (..., bk, d_v) -> (..., bq, d_v)
-            A = D * A + P @ V[..., j0:j1, :]
+            # A_j = D_j A + P~_j V_j: (..., bq, bk) @ (..., bk, d_v) -> (..., bq, d_v),
+            # the values of masked keys left unread (see _drop_unread_terms)
+            A = D * A + _product(P, V[..., j0:j1, :], seen)
             m = m_new
         # O = diag(l)^-1 A, and zeros for a row that had nothing to attend to (l = 0).
         out[..., i0:i1, :] = np.divide(A, l, out=np.zeros_like(A), where=l != 0)
@@ -490,10 +625,39 @@ def attention_blockwise(Q, K, V, block_size=128, mask=None, scale=None, causal=F
 # --------------------------------------------------------------------------- multi-head
 
 
+def _heads_array(x, ndim, layout):
+    """`x` as an array of at least `ndim` dimensions `layout`; a clear error if not."""
+    x = as_array(x, "x")
+    if x.ndim == 0 and x.dtype == object:  # None, or some other non-array object
+        raise TypeError(f"x must be an array {layout}, got {type(x.item()).__name__}")
+    if x.ndim < ndim:
+        raise ValueError(
+            f"x must have at least {ndim} dimensions {layout}, got shape {x.shape}"
+        )
+    return x
+
+
 def split_heads(x, n_heads):
     """Reshape (..., n, h * d) into (..., h, n, d).
 
     Head k takes columns ``k*d`` to ``(k+1)*d - 1``.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., n, h * d)
+    n_heads : int
+        h, at least 1; it must divide the last dimension.
+
+    Returns
+    -------
+    ndarray, shape (..., h, n, d)
+        A view of `x` when `x` is an array.
+
+    Raises
+    ------
+    ValueError
+        If `x` has fewer than 2 dimensions, or `n_heads` is not a positive integer
+        that divides its last dimension.
 
     Examples
     --------
@@ -501,18 +665,27 @@ def split_heads(x, n_heads):
     array([[2, 3],
            [8, 9]])
     """
+    x = _heads_array(x, 2, "(..., n, h*d)")
+    n_heads = check_int(n_heads, "n_heads", minimum=1)
     *lead, n, hd = x.shape
-    if n_heads < 1 or hd % n_heads:
+    if hd % n_heads:
         raise ValueError(
-            f"the last dimension {hd} of {x.shape} is not divisible by "
-            f"n_heads={n_heads}"
+            f"the last dimension {hd} of x {x.shape} (..., n, h*d) is not divisible "
+            f"by n_heads={n_heads}"
         )
     x = x.reshape(*lead, n, n_heads, hd // n_heads)  # (..., n, h*d) -> (..., n, h, d)
     return x.swapaxes(-2, -3)  # (..., n, h, d) -> (..., h, n, d), a view
 
 
 def merge_heads(x):
-    """The inverse of `split_heads`: (..., h, n, d) -> (..., n, h * d)."""
+    """The inverse of `split_heads`: (..., h, n, d) -> (..., n, h * d).
+
+    Raises
+    ------
+    ValueError
+        If `x` has fewer than 3 dimensions (TypeError if it is not an array at all).
+    """
+    x = _heads_array(x, 3, "(..., h, n, d)")
     *lead, h, n, d = x.shape
     x = x.swapaxes(-2, -3)  # (..., h, n, d) -> (..., n, h, d)
     return x.reshape(*lead, n, h * d)  # (..., n, h, d) -> (..., n, h*d), a copy
@@ -527,7 +700,7 @@ def _validate_mha(x_q, x_kv, W_q, W_k, W_v, W_o, n_heads):
         (W_v, "W_v"),
         (W_o, "W_o"),
     )
-    arrays = [as_float_array(a, name) for a, name in named]
+    arrays = [as_real_array(a, name) for a, name in named]
     x_q, x_kv, W_q, W_k, W_v, W_o = arrays
     for name, a in (("x_q", x_q), ("x_kv", x_kv)):
         if a.ndim < 2:
@@ -571,13 +744,14 @@ def _validate_mha(x_q, x_kv, W_q, W_k, W_v, W_o, n_heads):
             f"W_o {W_o.shape} must have as many rows as W_v {W_v.shape} has "
             "columns (h*d_v)"
         )
-    if int(n_heads) < 1 or W_q.shape[1] % n_heads or W_v.shape[1] % n_heads:
+    n_heads = check_int(n_heads, "n_heads", minimum=1)
+    if W_q.shape[1] % n_heads or W_v.shape[1] % n_heads:
         raise ValueError(
             f"n_heads={n_heads} must divide h*d_k={W_q.shape[1]} and "
             f"h*d_v={W_v.shape[1]}"
         )
     dtype = np.result_type(*arrays)
-    return [a.astype(dtype, copy=False) for a in arrays]
+    return [a.astype(dtype, copy=False) for a in arrays] + [n_heads]
 
 
 def multi_head_attention_forward(
@@ -613,8 +787,16 @@ def multi_head_attention_forward(
     cache : tuple
         What `multi_head_attention_backward` needs; ``cache[-1]`` is the attention
         cache, whose weights (..., h, n_q, n_k) `multi_head_attention` returns.
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree (each message names the two that do), `n_heads` is not
+        a positive integer dividing h*d_k and h*d_v, or `mask` and `causal` are not
+        what `attention_forward` accepts. The result is in the ``np.result_type`` of
+        all six arrays.
     """
-    x_q, x_kv, W_q, W_k, W_v, W_o = _validate_mha(
+    x_q, x_kv, W_q, W_k, W_v, W_o, n_heads = _validate_mha(
         x_q, x_kv, W_q, W_k, W_v, W_o, n_heads
     )
     q = x_q @ W_q  # (..., n_q, D) @ (D, h*d_k) -> (..., n_q, h*d_k)
@@ -636,6 +818,7 @@ def multi_head_attention_backward(dout, cache):
     Parameters
     ----------
     dout : ndarray, shape (..., n_q, M)
+        Cast to the cache's dtype (float32 stays float32).
     cache : tuple
         From `multi_head_attention_forward`.
 
@@ -645,13 +828,19 @@ def multi_head_attention_backward(dout, cache):
         Each of its argument's shape; the weight gradients are summed over every
         leading (batch) dimension.
     """
+    if not isinstance(cache, tuple) or len(cache) != 9:
+        raise ValueError(
+            "cache must be the tuple returned by multi_head_attention_forward, got "
+            f"{type(cache).__name__}"
+        )
     x_q, x_kv, W_q, W_k, W_v, W_o, n_heads, o, att_cache = cache
-    dout = as_float_array(dout, "dout")
+    dout = as_real_array(dout, "dout")
     expected = o.shape[:-1] + (W_o.shape[1],)
     if dout.shape != expected:
         raise ValueError(
             f"dout must have shape (..., n_q, M) = {expected}, got {dout.shape}"
         )
+    dout = dout.astype(o.dtype, copy=False)  # float32 stays float32
 
     def rows(a):  # (..., n, X) -> (N*n, X)
         return a.reshape(-1, a.shape[-1])

@@ -27,7 +27,11 @@ stays in the CPU cache instead of all at once; chapter 7, "Matrix multiplication
 the engine", explains and measures why.
 
 `stride` and `padding` are an int or a pair ``(vertical, horizontal)``; kernels may be
-rectangular.
+rectangular. The padding is at most ``KH - 1`` rows and ``KW - 1`` columns (a "full"
+convolution, in which every window still overlaps the image): more would only add
+output pixels whose window sees nothing but zeros, and a padded copy of the input as
+large as the padding, so it is refused with a ValueError. Sizes, strides and paddings
+are integers; a float or a bool (``True`` is not a size) is refused, not truncated.
 """
 
 import operator
@@ -35,27 +39,92 @@ import operator
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from lalib._checks import as_float_array, check_ndim, result_dtype
+from lalib._checks import as_real_array, check_ndim, result_dtype
+
+__all__ = [
+    "output_size",
+    "conv2d_naive",
+    "toeplitz_matrix",
+    "im2col",
+    "col2im",
+    "conv2d_forward",
+    "conv2d_backward",
+    "conv2d",
+]
+
+# Largest Toeplitz matrix, in entries, that `toeplitz_matrix` builds (2 GiB in float64):
+# it is dense and meant for small examples.
+_TOEPLITZ_MAX_ENTRIES = 2**28
 
 # ----------------------------------------------------------------------------- helpers
 
 
+def _index(value):
+    """``operator.index(value)``, but a bool is not a size: TypeError for it too."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError("a bool is not a size")
+    return operator.index(value)
+
+
 def _pair(value, name, minimum):
-    """``value`` as a pair of ints ``(vertical, horizontal)``, each >= `minimum`."""
+    """``value`` as a pair of ints ``(vertical, horizontal)``, each >= `minimum`.
+
+    An int stands for both; floats, strings and bools (also inside a pair) are refused
+    rather than truncated.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()  # a 0-d array: the number it holds
+    items = tuple(value) if isinstance(value, (tuple, list, np.ndarray)) else None
     try:
-        if np.ndim(value) == 0:
-            pair = (operator.index(value),) * 2
+        if items is None:
+            pair = (_index(value),) * 2
+        elif len(items) == 2:
+            pair = tuple(_index(v) for v in items)
         else:
-            pair = tuple(operator.index(v) for v in value)
+            raise TypeError
     except TypeError:
+        pair = None
+    if pair is None or min(pair) < minimum:
         raise ValueError(
-            f"{name} must be an int or a pair of ints, got {value!r}"
-        ) from None
-    if len(pair) != 2 or isinstance(value, bool) or min(pair) < minimum:
-        raise ValueError(
-            f"{name} must be an int >= {minimum} or a pair of them, got {value!r}"
+            f"{name} must be an int >= {minimum} or a pair of them "
+            f"(vertical, horizontal), got {value!r}"
         )
     return pair
+
+
+def _sizes(value, name, layout, minimum=0):
+    """`value` as a tuple of ints, one per name in `layout` (e.g. '(C, H, W)'), each
+    at least `minimum`; ValueError naming `value` and `layout` otherwise."""
+    n = layout.count(",") + 1
+    try:
+        items = tuple(value)
+        sizes = tuple(_index(v) for v in items) if len(items) == n else None
+    except TypeError:  # not a sequence, or a float, string or bool in it
+        sizes = None
+    if sizes is None or min(sizes) < minimum:
+        raise ValueError(
+            f"{name} must be {layout}, {n} integers >= {minimum}, got {value!r}"
+        )
+    return sizes
+
+
+def _used_stride(stride, out_hw):
+    """The stride to index with: along an axis with a single output it is never applied,
+    so cap it at 2 there (a huge one, valid, would overflow int64 index arithmetic).
+
+    Capping at 2 rather than 1 keeps a stride > 1 above 1, so the engine takes the same
+    path and computes the same numbers.
+    """
+    return tuple(s if o > 1 else min(s, 2) for s, o in zip(stride, out_hw, strict=True))
+
+
+def _check_kernel(w):
+    """ValueError unless the filters `w` (F, C, KH, KW) have KH, KW >= 1."""
+    if min(w.shape[2:]) < 1:
+        raise ValueError(
+            "w must have a kernel of at least 1x1, (F, C, KH, KW) with KH, KW >= 1, "
+            f"got shape {w.shape}"
+        )
 
 
 def output_size(input_hw, kernel_hw, stride=1, padding=0):
@@ -64,10 +133,11 @@ def output_size(input_hw, kernel_hw, stride=1, padding=0):
     Parameters
     ----------
     input_hw : tuple of int
-        ``(H, W)``.
+        ``(H, W)``, each >= 0.
     kernel_hw : tuple of int
-        ``(KH, KW)``.
+        ``(KH, KW)``, each >= 1.
     stride, padding : int or pair of int
+        Stride >= 1; padding >= 0 and at most ``(KH - 1, KW - 1)``.
 
     Returns
     -------
@@ -76,7 +146,9 @@ def output_size(input_hw, kernel_hw, stride=1, padding=0):
     Raises
     ------
     ValueError
-        If the kernel is larger than the padded input, or stride/padding are invalid.
+        If a size is not an integer in range, stride/padding are invalid, the padding
+        exceeds ``KH - 1`` or ``KW - 1`` (it would only add windows of zeros), or the
+        kernel is larger than the padded input.
 
     Examples
     --------
@@ -87,8 +159,15 @@ def output_size(input_hw, kernel_hw, stride=1, padding=0):
     >>> output_size((5, 5), (3, 3), stride=2, padding=1)
     (3, 3)
     """
+    H, W = _sizes(input_hw, "input_hw", "(H, W)", minimum=0)
+    KH, KW = _sizes(kernel_hw, "kernel_hw", "(KH, KW)", minimum=1)
     (sh, sw), (ph, pw) = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
-    (H, W), (KH, KW) = input_hw, kernel_hw
+    if ph > KH - 1 or pw > KW - 1:
+        raise ValueError(
+            f"padding (vertical, horizontal) = {(ph, pw)} must be at most "
+            f"(KH - 1, KW - 1) = {(KH - 1, KW - 1)} for the kernel (KH, KW) = "
+            f"{(KH, KW)}: more padding only adds windows that see nothing but zeros"
+        )
     if KH > H + 2 * ph or KW > W + 2 * pw:
         raise ValueError(
             f"kernel (KH, KW) = {(KH, KW)} is larger than the padded input "
@@ -99,10 +178,11 @@ def output_size(input_hw, kernel_hw, stride=1, padding=0):
 
 def _validate(x, w, b, stride, padding):
     """Check ranks, channels, bias and geometry; return same-dtype arrays, geometry."""
-    x = as_float_array(x, "x")
-    w = as_float_array(w, "w")
+    x = as_real_array(x, "x")
+    w = as_real_array(w, "w")
     check_ndim(x, 4, "x", "(N, C, H, W)")
     check_ndim(w, 4, "w", "(F, C, KH, KW)")
+    _check_kernel(w)
     if x.shape[1] != w.shape[1]:
         raise ValueError(
             f"x has C={x.shape[1]} channels (shape {x.shape}) but w expects "
@@ -110,14 +190,14 @@ def _validate(x, w, b, stride, padding):
             f"(F, C, KH, KW)"
         )
     stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
-    output_size(x.shape[2:], w.shape[2:], stride, padding)  # raises if kernel too big
+    output_size(x.shape[2:], w.shape[2:], stride, padding)  # raises if they do not fit
     # One dtype for the whole computation: float32 in -> float32 out. The bias is cast
     # to it, so a default float64 np.zeros(F) does not silently promote a float32
     # network.
     dtype = result_dtype(x, w)
     x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
     if b is not None:
-        b = as_float_array(b, "b")
+        b = as_real_array(b, "b")
         if b.shape != (w.shape[0],):
             raise ValueError(f"b must have shape (F,) = ({w.shape[0]},), got {b.shape}")
         b = b.astype(dtype, copy=False)
@@ -218,6 +298,13 @@ def toeplitz_matrix(w, input_shape, stride=1, padding=0):
         In the dtype of `w`. At most ``C * KH * KW`` nonzeros per row, so nearly all
         of it is zero: fine for teaching, never for computing.
 
+    Raises
+    ------
+    ValueError
+        As `output_size`, if `input_shape` is not three non-negative integers or its C
+        is not that of `w`, or if `T` would have more than 2**28 entries (2 GiB in
+        float64).
+
     Examples
     --------
     A 2x2 filter over a 3x3 image: four rows, one per output pixel.
@@ -229,19 +316,25 @@ def toeplitz_matrix(w, input_shape, stride=1, padding=0):
            [0., 0., 0., 1., 2., 0., 3., 4., 0.],
            [0., 0., 0., 0., 1., 2., 0., 3., 4.]])
     """
-    w = as_float_array(w, "w")
+    w = as_real_array(w, "w")
     check_ndim(w, 4, "w", "(F, C, KH, KW)")
-    if len(input_shape) != 3:
-        raise ValueError(f"input_shape must be (C, H, W), got {tuple(input_shape)}")
-    C, H, W = (int(s) for s in input_shape)
+    _check_kernel(w)
+    C, H, W = _sizes(input_shape, "input_shape", "(C, H, W)")
     F, Cw, KH, KW = w.shape
     if C != Cw:
         raise ValueError(
-            f"input_shape has C={C} channels ({tuple(input_shape)}) but w expects "
+            f"input_shape has C={C} channels ({(C, H, W)}) but w expects "
             f"C={Cw} (shape {w.shape})"
         )
     (sh, sw), (ph, pw) = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
     Ho, Wo = output_size((H, W), (KH, KW), (sh, sw), (ph, pw))
+    if F * Ho * Wo * C * H * W > _TOEPLITZ_MAX_ENTRIES:
+        raise ValueError(
+            f"the Toeplitz matrix for w {w.shape} and input_shape {(C, H, W)} would be "
+            f"(F*H'*W', C*H*W) = {(F * Ho * Wo, C * H * W)}, more than "
+            f"{_TOEPLITZ_MAX_ENTRIES} entries: it is dense, for small examples only"
+        )
+    sh, sw = _used_stride((sh, sw), (Ho, Wo))  # a huge stride over one output: 2
 
     # One axis per index of the sum out[f, i, j] = sum_{c,u,v} w[f, c, u, v] x[c, r, q]:
     # broadcasting over (F, H', W', C, KH, KW) enumerates every (output, weight) pair.
@@ -285,6 +378,12 @@ def im2col(x, kernel_size, stride=1, padding=0):
         ``w.reshape(F, -1)``; so ``w.reshape(F, -1) @ cols[n]`` is the (F, H' * W')
         output of image ``n``.
 
+    Raises
+    ------
+    ValueError
+        As `output_size`; if `x` is not a 4-D array of real numbers; or if the
+        columns, ``KH * KW`` copies of the input, cannot be allocated.
+
     Notes
     -----
     No Python loop over pixels: `numpy.lib.stride_tricks.sliding_window_view` gives
@@ -306,7 +405,7 @@ def im2col(x, kernel_size, stride=1, padding=0):
            [ 9., 10., 13., 14.],
            [10., 11., 14., 15.]])
     """
-    x = as_float_array(x, "x")
+    x = as_real_array(x, "x")
     check_ndim(x, 4, "x", "(N, C, H, W)")
     KH, KW = _pair(kernel_size, "kernel_size", 1)
     (sh, sw), padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
@@ -319,7 +418,13 @@ def im2col(x, kernel_size, stride=1, padding=0):
     windows = windows[:, :, : (Ho - 1) * sh + 1 : sh, : (Wo - 1) * sw + 1 : sw]
     # windows: (N, C, H', W', KH, KW)
     # Kernel offsets before pixels, then the single copy: a column per output pixel.
-    cols = np.ascontiguousarray(windows.transpose(0, 1, 4, 5, 2, 3))
+    try:
+        cols = np.ascontiguousarray(windows.transpose(0, 1, 4, 5, 2, 3))
+    except MemoryError:  # KH * KW copies of the input: beyond the memory
+        raise ValueError(
+            f"the columns (N, C*KH*KW, H'*W') = {(N, C * KH * KW, Ho * Wo)} of x "
+            f"{x.shape} with kernel_size {(KH, KW)} cannot be allocated"
+        ) from None
     # cols: (N, C, KH, KW, H', W')
     return cols.reshape(N, C * KH * KW, Ho * Wo)  # (N, C*KH*KW, H'*W'), a free reshape
 
@@ -351,10 +456,8 @@ def col2im(cols, x_shape, kernel_size, stride=1, padding=0):
     ``(u, v)`` adds one whole (N, C, H', W') slab into a strided slice of the padded
     image.
     """
-    cols = as_float_array(cols, "cols")
-    if len(x_shape) != 4:
-        raise ValueError(f"x_shape must be (N, C, H, W), got {tuple(x_shape)}")
-    N, C, H, W = (int(s) for s in x_shape)
+    cols = as_real_array(cols, "cols")
+    N, C, H, W = _sizes(x_shape, "x_shape", "(N, C, H, W)")
     KH, KW = _pair(kernel_size, "kernel_size", 1)
     (sh, sw), (ph, pw) = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
     Ho, Wo = output_size((H, W), (KH, KW), (sh, sw), (ph, pw))
@@ -396,8 +499,9 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     Raises
     ------
     ValueError
-        Wrong rank, channel mismatch between `x` and `w`, `b` not (F,), stride < 1,
-        padding < 0, or a kernel larger than the padded input.
+        Wrong rank, channel mismatch between `x` and `w`, `b` not (F,), an empty
+        kernel (KH or KW = 0), stride < 1, padding < 0 or more than (KH - 1, KW - 1),
+        a kernel larger than the padded input, or non-real input.
 
     Notes
     -----
@@ -473,7 +577,8 @@ def conv2d_backward(dout, cache):
     >>> dx.shape, dw.shape, db.shape
     ((2, 3, 6, 6), (4, 3, 3, 3), (4,))
     """
-    if not isinstance(cache, tuple) or len(cache) != 5:
+    arrays = isinstance(cache, tuple) and len(cache) == 5
+    if not (arrays and all(isinstance(a, np.ndarray) for a in cache[:3])):
         raise ValueError(
             "cache must be the (x, w, cols, stride, padding) tuple returned by "
             f"lalib.conv.conv2d_forward, got {type(cache).__name__} "
@@ -483,7 +588,7 @@ def conv2d_backward(dout, cache):
     x, w, cols, stride, padding = cache
     (N, C), F, (KH, KW) = x.shape[:2], w.shape[0], w.shape[2:]
     Ho, Wo = output_size(x.shape[2:], (KH, KW), stride, padding)
-    dout = as_float_array(dout, "dout")
+    dout = as_real_array(dout, "dout")
     if dout.shape != (N, F, Ho, Wo):
         raise ValueError(
             f"dout must have the output's shape (N, F, H', W') = {(N, F, Ho, Wo)}, "

@@ -1324,26 +1324,8 @@ MEMORY_CASES = {
 
 # --------------------------------------------------------------- known failures
 
-#: Failing cases in conv, attention and the engine (being fixed now), by test id. Each
+#: Failing cases in conv, attention and the engine, by test id (none today). Each
 #: runs as ``xfail(strict=True)``: when a fix lands the case passes, the strict xfail
 #: fails, and its entry here must be deleted. Only ids of those modules may appear
 #: (`test_known_failures_are_confined` checks it): failures elsewhere are real failures.
-_FULL_KERNEL = (
-    "the engine's column block is at least one output row, C*KH*KW*Wq*itemsize bytes "
-    "(17 MB here, beyond COLUMN_BLOCK_BYTES = 4 MiB) for a 2 KiB output: split a row "
-    "into column ranges, or refuse"
-)
-
-KNOWN_FAILURES: dict[str, str] = {
-    "all:lalib.conv": "lalib.conv has no __all__ yet",
-    "memory:causal_mask n_q=n_k=10**6 (output beyond the cap)": (
-        "a 10**12-entry mask passes the intp check and fails in NumPy with a raw "
-        "MemoryError (_ArrayMemoryError): refuse it with a ValueError naming n_q, n_k"
-    ),
-    "memory:conv2d full 128 x 128 kernel": _FULL_KERNEL,
-    "memory:engine conv2d_forward full 128 x 128 kernel": _FULL_KERNEL,
-    "memory:im2col full 256 x 256 kernel (columns beyond the cap)": (
-        "32 GiB of columns fail in NumPy with a raw MemoryError: refuse with a "
-        "ValueError saying the columns cannot be allocated (as LinearLayer does)"
-    ),
-}
+KNOWN_FAILURES: dict[str, str] = {}

@@ -137,6 +137,18 @@ def test_causal_mask_rejects_negative():
         attention.causal_mask(-1)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [(2.5,), (3.0,), (True,), ("3",), (None,), (3, 2.0), (3, False), (2**63,)],
+    ids=["2.5", "3.0", "True", "str", "None", "n_k float", "n_k bool", "2^63"],
+)
+def test_causal_mask_sizes_are_integers(args):
+    # causal_mask(2.5) was 3x3; causal_mask(2**63) an empty (0, 0) array.
+    with pytest.raises(ValueError, match=r"n_[qk] must be|cannot be allocated"):
+        attention.causal_mask(*args)
+    assert attention.causal_mask(np.int64(2), np.int32(3)).shape == (2, 3)
+
+
 # -------------------------------------------------------------------------- entry point
 
 
@@ -417,10 +429,10 @@ def test_dense_with_axes_only_the_values_have(rng, impl, masking):
     out, w = sdpa(impl, Q, K, V, mask=mask, causal=causal)
     assert out.shape == out_ref.shape == (2, 3, 2, 2)
     np.testing.assert_allclose(out, out_ref, rtol=1e-12, atol=1e-13)
-    # the weights do not depend on V: without a mask they keep the scores' shape
-    np.testing.assert_allclose(
-        np.broadcast_to(w, w_ref.shape), w_ref, rtol=1e-12, atol=1e-13
-    )
+    # the weights have every leading axis, even one that only V has (with or without
+    # a mask: once they kept the scores' shape without one)
+    assert w.shape == w_ref.shape == (2, 3, 2, 4)
+    np.testing.assert_allclose(w, w_ref, rtol=1e-12, atol=1e-13)
 
 
 @both
@@ -807,3 +819,494 @@ def test_multi_head_bad_input(rng, change, match):
     kw.update(change)
     with pytest.raises(ValueError, match=match):
         attention.multi_head_attention(**kw)
+
+
+# ------------------------------------------------------- the weights' leading axes
+
+
+@both
+def test_weights_have_every_leading_axis(rng, impl):
+    # Only V is batched: the weights are (2, 3, 4), as documented, not the scores'
+    # (3, 4); they do not depend on that axis, so both halves are equal.
+    Q, K = rng.standard_normal((3, 2)), rng.standard_normal((4, 2))
+    V = rng.standard_normal((2, 4, 1))
+    out_ref, w_ref = attention.attention_naive(Q, K, V)
+    out, w = sdpa(impl, Q, K, V)
+    assert out.shape == (2, 3, 1) and w.shape == w_ref.shape == (2, 3, 4)
+    np.testing.assert_allclose(out, out_ref, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(w, w_ref, rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(w[0], w[1])
+    out, cache = impl.attention_forward(Q, K, V)
+    assert cache[3].shape == (2, 3, 4)
+    dout = rng.standard_normal(out.shape)
+    grads = attention.attention_backward(dout, cache)
+    errs = check_gradients(
+        lambda q, k, v: impl.attention_forward(q, k, v)[0], (Q, K, V), grads, dout
+    )
+    assert max(errs) < 1e-7, errs
+
+
+# ------------------------------------------------------------ NaN and inf, masked
+
+
+def with_bad_entries(rng, a, bad, count=2):
+    """A copy of `a` with `count` random entries set to `bad`."""
+    a = a.copy()
+    a.reshape(-1)[rng.choice(a.size, size=count, replace=False)] = bad
+    return a
+
+
+@both
+def test_nan_value_of_a_masked_key_is_not_read(impl):
+    # Query 1 sees nothing, query 0 sees key 0 only: the NaN value of key 1 reaches
+    # neither. Blockwise once gave 0 and dense NaN for query 1, and both NaN for 0.
+    Q = K = np.ones((2, 2))
+    V = np.array([[1.0], [np.nan]])
+    mask = np.array([[True, False], [False, False]])
+    outs = [
+        sdpa(impl, Q, K, V, mask=mask)[0],
+        sdpa(impl, Q, K, V, mask=mask, need_weights=False)[0],
+        impl.attention_blockwise(Q, K, V, 1, mask=mask),
+        impl.attention_blockwise(Q, K, V, 2, mask=mask),
+        attention.attention_naive(Q, K, V, mask=mask)[0],
+    ]
+    for out in outs:
+        np.testing.assert_array_equal(out, [[1.0], [0.0]])
+    # causal: query 0 never reads key 1, even inside one tile
+    Q = K = np.ones((2, 2))
+    for out in (
+        sdpa(impl, Q, K, V, causal=True)[0],
+        impl.attention_blockwise(Q, K, V, 2, causal=True),
+    ):
+        np.testing.assert_array_equal(out[0], [1.0])
+        assert np.isnan(out[1, 0])  # query 1 sees the NaN: its row is NaN
+
+
+@both
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("where", ["Q", "K", "V"])
+@pytest.mark.parametrize("masking", ["none", "mask", "causal", "both"])
+def test_nonfinite_input_reaches_only_the_rows_that_read_it(
+    rng, impl, bad, where, masking
+):
+    # Dense, without weights, blockwise with every block size and the naive loops
+    # agree, NaN for NaN and inf for inf: a masked key is never read.
+    Q, K, V, mask, causal = masked_problem(rng, ((2,), (2,), (2,), 5, 6, 3, 2), masking)
+    arrays = {"Q": Q, "K": K, "V": V}
+    arrays[where] = with_bad_entries(rng, arrays[where], bad)
+    Q, K, V = arrays.values()
+    kw = {"mask": mask, "causal": causal}
+    with np.errstate(invalid="ignore"):  # inf - inf is NaN on purpose here
+        ref, w_ref = attention.attention_naive(Q, K, V, **kw)
+        out, w = sdpa(impl, Q, K, V, **kw)
+        outs = {"dense": out}
+        outs["no weights"] = sdpa(impl, Q, K, V, **kw, need_weights=False)[0]
+        for block in (1, 2, (2, 5), 64):
+            outs[f"blockwise {block}"] = impl.attention_blockwise(Q, K, V, block, **kw)
+    for name, o in outs.items():
+        np.testing.assert_allclose(o, ref, rtol=1e-12, atol=1e-13, err_msg=name)
+    np.testing.assert_allclose(w, w_ref, rtol=1e-12, atol=1e-13)
+    if masking != "none":
+        assert np.isfinite(ref).any()  # some rows read nothing bad
+
+
+@both
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("where", ["Q", "K", "V", "dout"])
+def test_masked_nonfinite_input_changes_no_gradient(rng, impl, bad, where):
+    # Query 0 sees nothing and key 4 is seen by nobody: a NaN or an inf in Q[0], K[4],
+    # V[4] or dout[0] leaves every output and gradient as it was (0 * NaN once put NaN
+    # into dK, dQ or dV through the zero weights).
+    Q, K, V = make_qkv(rng, ((2,), (2,), (2,), 4, 5, 3, 2))
+    mask = rng.random((2, 4, 5)) < 0.7
+    mask[:, 0, :] = False
+    mask[:, :, 4] = False
+    out, cache = impl.attention_forward(Q, K, V, mask=mask)
+    dout = rng.standard_normal(out.shape)
+    clean = attention.attention_backward(dout, cache)
+    arrays = {"Q": Q.copy(), "K": K.copy(), "V": V.copy(), "dout": dout.copy()}
+    arrays[where][:, 0 if where in ("Q", "dout") else 4, 1] = bad
+    with np.errstate(invalid="ignore"):
+        out_bad, cache = impl.attention_forward(
+            arrays["Q"], arrays["K"], arrays["V"], mask=mask
+        )
+        grads = attention.attention_backward(arrays["dout"], cache)
+    np.testing.assert_allclose(out_bad, out, rtol=1e-12, atol=1e-13)
+    for g, c in zip(grads, clean, strict=True):
+        assert np.all(np.isfinite(g))
+        np.testing.assert_allclose(g, c, rtol=1e-12, atol=1e-13)
+
+
+@both
+def test_nan_query_passes_no_gradient_to_keys_it_does_not_see(rng, impl):
+    # Query 1 is NaN and does not see key 2: its weights are NaN except there (0, as
+    # attention_naive says), and dK[2] stays what it was.
+    Q, K, V = make_qkv(rng, ((), (), (), 3, 4, 2, 2))
+    mask = np.ones((3, 4), bool)
+    mask[1, 2] = False
+    out, cache = impl.attention_forward(Q, K, V, mask=mask)
+    dout = rng.standard_normal(out.shape)
+    clean = attention.attention_backward(dout, cache)
+    Q_bad = Q.copy()
+    Q_bad[1, 0] = np.nan
+    out, cache = impl.attention_forward(Q_bad, K, V, mask=mask)
+    _, w_ref = attention.attention_naive(Q_bad, K, V, mask=mask)
+    np.testing.assert_array_equal(np.isnan(cache[3][1]), [1, 1, 0, 1])
+    np.testing.assert_allclose(cache[3], w_ref, rtol=1e-12, atol=1e-13)
+    dQ, dK, dV = attention.attention_backward(dout, cache)
+    np.testing.assert_array_equal(np.isnan(dK).any(axis=1), [1, 1, 0, 1])
+    np.testing.assert_allclose(dK[2], clean[1][2], rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(np.isnan(dQ).any(axis=1), [0, 1, 0])
+    assert not np.isnan(dV[2]).any()  # V[2]'s gradient takes nothing from query 1
+
+
+@both
+def test_visible_nan_reaches_exactly_the_gradients_it_touches(rng, impl):
+    Q, K, V = make_qkv(rng, ((), (), (), 4, 5, 3, 2))
+    mask = np.ones((4, 5), bool)
+    mask[1:, 2] = False  # key 2 is seen by query 0 alone ...
+    mask[0, 3] = False  # ... which does not see key 3
+    out, cache = impl.attention_forward(Q, K, V, mask=mask)
+    dout = rng.standard_normal(out.shape)
+    clean = attention.attention_backward(dout, cache)
+    V_bad = V.copy()
+    V_bad[2, 0] = np.nan
+    out_bad, cache = impl.attention_forward(Q, K, V_bad, mask=mask)
+    np.testing.assert_array_equal(np.isnan(out_bad), [[1, 0], [0, 0], [0, 0], [0, 0]])
+    dQ, dK, dV = attention.attention_backward(dout, cache)
+    # query 0's output is NaN: its query, and the keys it sees (not key 3), are NaN
+    np.testing.assert_array_equal(np.isnan(dQ).all(axis=1), [1, 0, 0, 0])
+    np.testing.assert_array_equal(np.isnan(dK).all(axis=1), [1, 1, 1, 0, 1])
+    assert not np.isnan(dQ[1:]).any() and not np.isnan(dK[3]).any()
+    np.testing.assert_allclose(dQ[1:], clean[0][1:], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(dK[3], clean[1][3], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(dV, clean[2], rtol=1e-12, atol=1e-13)  # no V in dV
+
+
+# ------------------------------------------------------------------- sizes and flags
+
+
+@both
+@pytest.mark.parametrize(
+    "block_size",
+    [2.5, "3", True, False, (2, True), (2.0, 2), (1, 2, 3), (), None, [[1, 2]], 0, -1],
+    ids=lambda b: repr(b),
+)
+def test_block_size_must_be_positive_integers(impl, block_size):
+    x = np.ones((3, 2))
+    with pytest.raises(ValueError, match=r"block_size must be an int >= 1 .*got"):
+        impl.attention_blockwise(x, x, x, block_size=block_size)
+
+
+@both
+def test_block_size_accepts_numpy_integers_and_pairs(rng, impl):
+    Q, K, V = make_qkv(rng, SHAPES[1])
+    ref = impl.attention_blockwise(Q, K, V, (2, 3))
+    for block_size in ((np.int64(2), np.int32(3)), [2, 3], np.array([2, 3])):
+        np.testing.assert_array_equal(
+            impl.attention_blockwise(Q, K, V, block_size), ref
+        )
+
+
+@both
+@pytest.mark.parametrize("value", [1, 0, "yes", None, np.ones(2, bool), 1.0])
+def test_causal_and_need_weights_must_be_bools(impl, value):
+    x = np.ones((3, 2))
+    for fn in entry_points(impl) + (attention.attention_naive,):
+        with pytest.raises(ValueError, match=r"causal must be True or False"):
+            fn(x, x, x, causal=value)
+    with pytest.raises(ValueError, match=r"need_weights must be True or False"):
+        impl.scaled_dot_product_attention(x, x, x, need_weights=value)
+    for flag in (np.True_, np.False_):  # NumPy's bools are bools
+        impl.scaled_dot_product_attention(x, x, x, causal=flag, need_weights=flag)
+
+
+@both
+@pytest.mark.parametrize(
+    "scale",
+    [np.nan, np.inf, -np.inf, 10**400, "0.5", True, 1j, np.ones(2), [0.5]],
+    ids=["nan", "inf", "-inf", "1e400", "str", "bool", "complex", "array", "list"],
+)
+def test_scale_must_be_one_finite_real_number(impl, scale):
+    # '0.5' and True were taken as numbers, 10**400 raised OverflowError.
+    x = np.ones((3, 2))
+    for fn in entry_points(impl) + (attention.attention_naive,):
+        with pytest.raises(ValueError, match=r"scale must be"):
+            fn(x, x, x, scale=scale)
+
+
+@both
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        ([[1.0, 2.0], [3.0]], "rectangular"),
+        (np.array([["a", "b"]]), "real numbers"),
+        (np.array([[None, None]]), "real numbers"),
+        (np.ones((3, 2), complex), "real numbers"),
+    ],
+    ids=["ragged", "str", "object", "complex"],
+)
+def test_malformed_arrays_raise_value_error(impl, bad, match):
+    x = np.ones((3, 2))
+    for fn in entry_points(impl) + (attention.attention_naive,):
+        for args in ((bad, x, x), (x, bad, x), (x, x, bad)):
+            with pytest.raises(ValueError, match=match):
+                fn(*args)
+    with pytest.raises(ValueError, match=match):
+        impl.scaled_dot_product_attention(x, bad, x, need_weights=False)
+    out, cache = impl.attention_forward(x, x, x)
+    with pytest.raises(ValueError, match=match):
+        attention.attention_backward(bad, cache)
+
+
+@both
+def test_malformed_masks_raise_value_error(impl):
+    x = np.ones((2, 2))
+    for fn in entry_points(impl) + (attention.attention_naive,):
+        with pytest.raises(ValueError, match="rectangular"):
+            fn(x, x, x, mask=[[True, False], [True]])
+        for mask in (np.array([[None, True]]), np.array([["a", "b"]]), [[1, 0]]):
+            with pytest.raises(ValueError, match="boolean"):
+                fn(x, x, x, mask=mask)
+
+
+@pytest.mark.parametrize("cache", [None, (), (1, 2, 3), "cache"])
+def test_backward_rejects_what_is_not_a_cache(cache):
+    with pytest.raises(ValueError, match="cache must"):
+        attention.attention_backward(np.ones((2, 2)), cache)
+    with pytest.raises(ValueError, match="cache must"):
+        attention.multi_head_attention_backward(np.ones((2, 2)), cache)
+
+
+# ------------------------------------------------------------------------ dtypes
+
+
+@both
+def test_backward_casts_dout_to_the_cache_dtype(rng, impl):
+    # A float64 dout on a float32 cache once gave float64 gradients (conv casts).
+    Q, K, V = make_qkv(rng, SHAPES[2], dtype=np.float32)
+    out, cache = impl.attention_forward(Q, K, V, causal=True)
+    for g in attention.attention_backward(np.ones(out.shape, np.float64), cache):
+        assert g.dtype == np.float32
+    x = rng.standard_normal((2, 5, 6)).astype(np.float32)
+    Ws = [w.astype(np.float32) for w in mha_params(rng, D=6, D_kv=6)]
+    out, cache = attention.multi_head_attention_forward(x, x, *Ws, n_heads=2)
+    dout = np.ones(out.shape, np.float64)
+    for g in attention.multi_head_attention_backward(dout, cache):
+        assert g.dtype == np.float32
+
+
+@both
+@pytest.mark.parametrize(
+    "dtypes",
+    [
+        (np.float32, np.float64, np.float64),
+        (np.float64, np.float32, np.float32),
+        (np.float32, np.float32, np.float64),
+        (np.float32, np.float64, np.float32),
+    ],
+    ids=["Q32", "Q64", "V64", "K64"],
+)
+def test_result_dtype_is_that_of_all_inputs(rng, impl, dtypes):
+    # np.result_type(Q, K, V): float64 as soon as one input is, whichever it is.
+    Q, K, V = (
+        a.astype(d) for a, d in zip(make_qkv(rng, SHAPES[2]), dtypes, strict=True)
+    )
+    out, w = sdpa(impl, Q, K, V, causal=True)
+    assert out.dtype == w.dtype == np.float64
+    assert sdpa(impl, Q, K, V, need_weights=False)[0].dtype == np.float64
+    assert impl.attention_blockwise(Q, K, V, 2).dtype == np.float64
+    out_n, w_n = attention.attention_naive(Q, K, V)
+    assert out_n.dtype == w_n.dtype == np.float64
+    out, cache = impl.attention_forward(Q, K, V)
+    assert all(a.dtype == np.float64 for a in cache[:5])
+    for g in attention.attention_backward(np.ones(out.shape, np.float32), cache):
+        assert g.dtype == np.float64
+
+
+def test_multi_head_result_dtype_is_that_of_all_inputs(rng):
+    x = rng.standard_normal((2, 5, 6)).astype(np.float32)
+    W_q, W_k, W_v, W_o = (w.astype(np.float32) for w in mha_params(rng, D=6, D_kv=6))
+    for i in range(6):
+        args = [x, x, W_q, W_k, W_v, W_o]
+        args[i] = args[i].astype(np.float64)
+        out, w = attention.multi_head_attention(*args, n_heads=2)
+        assert out.dtype == w.dtype == np.float64, i
+
+
+# ------------------------------------------------------------- leading dimensions
+
+
+@both
+def test_keys_batched_where_queries_and_values_are_not(rng, impl):
+    Q, K, V = make_qkv(rng, ((), (2,), (), 4, 5, 3, 2))
+    mask = rng.random((4, 5)) < 0.7
+    ref, w_ref = attention.attention_naive(Q, K, V, mask=mask)
+    assert ref.shape == (2, 4, 2) and w_ref.shape == (2, 4, 5)
+    for b in range(2):  # batch entry b uses K[b] and the one Q, V
+        o_b, _ = attention.attention_naive(Q, K[b], V, mask=mask)
+        np.testing.assert_allclose(ref[b], o_b, rtol=1e-12)
+    out, w = sdpa(impl, Q, K, V, mask=mask)
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(w, w_ref, rtol=1e-12, atol=1e-13)
+    for out in (
+        sdpa(impl, Q, K, V, mask=mask, need_weights=False)[0],
+        impl.attention_blockwise(Q, K, V, 2, mask=mask),
+    ):
+        np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-13)
+
+
+@both
+def test_mismatched_leading_dimensions_of_the_keys_raise(impl):
+    Q, K, V = np.ones((3, 4, 3)), np.ones((2, 5, 3)), np.ones((5, 2))
+    match = r"broadcast.*Q \(3, 4, 3\), K \(2, 5, 3\), V \(5, 2\)"
+    for fn in entry_points(impl) + (attention.attention_naive,):
+        with pytest.raises(ValueError, match=match):
+            fn(Q, K, V)
+    with pytest.raises(ValueError, match=match):
+        impl.scaled_dot_product_attention(Q, K, V, need_weights=False)
+
+
+@both
+@pytest.mark.parametrize("scale", [0.3, 2.0])
+def test_without_weights_uses_the_scale(rng, impl, scale):
+    Q, K, V, mask, causal = masked_problem(rng, SHAPES[3], "both")
+    kw = {"mask": mask, "causal": causal}
+    dense, _ = sdpa(impl, Q, K, V, scale=scale, **kw)
+    out, _ = sdpa(impl, Q, K, V, scale=scale, need_weights=False, **kw)
+    np.testing.assert_allclose(out, dense, rtol=1e-12, atol=1e-13)
+    default, _ = sdpa(impl, Q, K, V, need_weights=False, **kw)
+    assert not np.allclose(out, default)  # the scale made a difference
+    # the public entry point too
+    out_pub, _ = attention.scaled_dot_product_attention(
+        Q, K, V, scale=scale, need_weights=False, **kw
+    )
+    np.testing.assert_allclose(out_pub, dense, rtol=1e-12, atol=1e-13)
+
+
+# ------------------------------------------------------------------- multi-head
+
+
+def per_head_reference(x_q, x_kv, W_q, W_k, W_v, W_o, h, mask=None, causal=False):
+    """concat_i(attention_naive(x_q W_q^i, x_kv W_k^i, x_kv W_v^i)) W_o, and weights."""
+    d_k, d_v = W_q.shape[1] // h, W_v.shape[1] // h
+    heads, weights = [], []
+    for i in range(h):
+        cq, cv = slice(i * d_k, (i + 1) * d_k), slice(i * d_v, (i + 1) * d_v)
+        m_i = None if mask is None else np.broadcast_to(mask, mask.shape)[..., i, :, :]
+        o_i, w_i = attention.attention_naive(
+            x_q @ W_q[:, cq], x_kv @ W_k[:, cq], x_kv @ W_v[:, cv], m_i, None, causal
+        )
+        heads.append(o_i)
+        weights.append(w_i)
+    return np.concatenate(heads, axis=-1) @ W_o, np.stack(weights, axis=-3)
+
+
+@pytest.mark.parametrize("masking", ["mask", "causal", "both", "per-head"])
+def test_multi_head_honours_mask_and_causal(rng, masking):
+    h = 3
+    x_q, x_kv = rng.standard_normal((2, 4, 6)), rng.standard_normal((2, 4, 5))
+    params = mha_params(rng, h=h, d_k=2, d_v=2)
+    if masking == "per-head":  # (h, n_q, n_k): a different mask per head
+        mask = rng.random((h, 4, 4)) < 0.6
+    else:
+        mask = rng.random((4, 4)) < 0.6 if masking in ("mask", "both") else None
+    causal = masking in ("causal", "both")
+    out, w = attention.multi_head_attention(
+        x_q, x_kv, *params, h, mask=mask, causal=causal
+    )
+    full = None if mask is None else np.broadcast_to(mask, (2, h, 4, 4))
+    ref, w_ref = per_head_reference(x_q, x_kv, *params, h, full, causal)
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(w, w_ref, rtol=1e-12, atol=1e-13)
+    plain, _ = attention.multi_head_attention(x_q, x_kv, *params, h)
+    assert not np.allclose(out, plain)  # the mask made a difference
+
+
+def test_single_head_is_plain_attention_with_the_projections(rng):
+    x_q, x_kv = rng.standard_normal((2, 4, 6)), rng.standard_normal((2, 5, 5))
+    W_q, W_k, W_v, W_o = mha_params(rng, h=1, d_k=3, d_v=2)
+    out, w = attention.multi_head_attention(x_q, x_kv, W_q, W_k, W_v, W_o, 1)
+    o_ref, w_ref = attention.attention_naive(x_q @ W_q, x_kv @ W_k, x_kv @ W_v)
+    assert w.shape == (2, 1, 4, 5)
+    np.testing.assert_allclose(w[:, 0], w_ref, rtol=1e-12)
+    np.testing.assert_allclose(out, o_ref @ W_o, rtol=1e-12, atol=1e-13)
+    out, cache = attention.multi_head_attention_forward(
+        x_q, x_kv, W_q, W_k, W_v, W_o, 1
+    )
+    dout = rng.standard_normal(out.shape)
+    grads = attention.multi_head_attention_backward(dout, cache)
+    errs = check_gradients(
+        lambda *a: attention.multi_head_attention_forward(*a, 1)[0],
+        (x_q, x_kv, W_q, W_k, W_v, W_o),
+        grads,
+        dout,
+    )
+    assert max(errs) < 1e-7, errs
+
+
+@pytest.mark.parametrize(
+    ("n_heads", "match"),
+    [
+        (0, "n_heads must be"),
+        (-2, "n_heads must be"),
+        (2.0, "n_heads must be"),
+        (True, "n_heads must be"),
+        ("2", "n_heads must be"),
+        (None, "n_heads must be"),
+        (4, r"n_heads=4 must divide"),
+    ],
+)
+def test_multi_head_n_heads_must_be_a_positive_divisor(n_heads, match):
+    x_q, x_kv = np.ones((2, 3, 6)), np.ones((2, 4, 5))
+    params = (np.ones((6, 6)), np.ones((5, 6)), np.ones((5, 4)), np.ones((4, 3)))
+    with pytest.raises(ValueError, match=match):
+        attention.multi_head_attention(x_q, x_kv, *params, n_heads)
+
+
+def test_split_and_merge_heads_check_their_input():
+    # Lists are arrays too; rank, width and n_heads are checked with clear messages.
+    np.testing.assert_array_equal(
+        attention.split_heads([[1.0, 2.0]], 2),
+        attention.split_heads(np.array([[1.0, 2.0]]), 2),
+    )
+    np.testing.assert_array_equal(
+        attention.merge_heads([[[1.0], [2.0]]]), [[1.0], [2.0]]
+    )
+    with pytest.raises(TypeError, match=r"x must be an array \(\.\.\., h, n, d\)"):
+        attention.merge_heads(None)
+    with pytest.raises(TypeError, match=r"x must be an array"):
+        attention.split_heads(None, 2)
+    with pytest.raises(
+        ValueError, match=r"at least 2 dimensions \(\.\.\., n, h\*d\).*\(4,\)"
+    ):
+        attention.split_heads(np.ones(4), 2)
+    with pytest.raises(
+        ValueError, match=r"at least 3 dimensions \(\.\.\., h, n, d\).*\(2, 4\)"
+    ):
+        attention.merge_heads(np.ones((2, 4)))
+    with pytest.raises(
+        ValueError, match=r"4 of x \(2, 4\).*not divisible by n_heads=3"
+    ):
+        attention.split_heads(np.ones((2, 4)), 3)
+    for n_heads in (0, -1, 2.0, True, "2"):
+        with pytest.raises(ValueError, match=r"n_heads must be"):
+            attention.split_heads(np.ones((2, 4)), n_heads)
+    with pytest.raises(ValueError, match="rectangular"):
+        attention.split_heads([[1.0, 2.0], [3.0]], 1)
+
+
+def test_causal_mask_that_cannot_be_allocated_raises_value_error(monkeypatch):
+    # causal_mask(10**6) asks for 10**12 booleans: NumPy's MemoryError becomes a
+    # ValueError naming n_q and n_k.
+    real = np.arange
+
+    def arange(n, *args, **kwargs):
+        if n >= 10**6:
+            raise MemoryError("simulated")
+        return real(n, *args, **kwargs)
+
+    monkeypatch.setattr(np, "arange", arange)
+    with pytest.raises(ValueError, match=r"\(n_q, n_k\) = \(1000000, 1000000\)"):
+        attention.causal_mask(10**6)
+    assert attention.causal_mask(3).shape == (3, 3)

@@ -8,6 +8,8 @@ tests/test_engine_conv.py.
 """
 
 import inspect
+import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -25,7 +27,7 @@ from lalib.gradcheck import check_gradients
 CASES = [
     (1, 1, 5, 5, 1, 3, 3, 1, 0),  # the chapter's 3x3 filter over a 5x5 image
     (2, 3, 7, 6, 4, 3, 2, 2, 1),
-    (1, 2, 6, 8, 3, 2, 3, 1, 2),
+    (1, 2, 6, 8, 3, 2, 3, 1, (1, 2)),  # the most padding a 2x3 kernel allows
     (3, 1, 9, 9, 2, 3, 3, 3, 0),
     (2, 2, 5, 7, 2, 1, 1, 2, 0),
     (1, 3, 4, 4, 2, 4, 4, 1, 0),  # kernel = whole image: a 1x1 output
@@ -489,7 +491,8 @@ def conv_problems(draw):
     N, C, F = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
     KH, KW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    # At most KH - 1 rows and KW - 1 columns of padding (more is refused).
+    ph, pw = draw(st.integers(0, KH - 1)), draw(st.integers(0, KW - 1))
     # Image at least as large as the kernel once padded.
     H = draw(st.integers(max(1, KH - 2 * ph), 9))
     W = draw(st.integers(max(1, KW - 2 * pw), 9))
@@ -547,3 +550,373 @@ def test_empty_batch_or_channels(rng, impl, x_shape, w_shape):
     dx, dw, db = impl.conv2d_backward(rng.standard_normal(out.shape), cache)
     assert dx.shape == x.shape and dw.shape == w.shape and db.shape == (w_shape[0],)
     assert not np.any(dx) and not np.any(dw)  # empty, or no images to learn from
+
+
+# ------------------------------------------------------------------- NaN and inf
+
+
+def reference_grads(x, w, dout, stride, padding):
+    """dx and dw from their definitions, so that a NaN or an inf reaches exactly the
+    entries that read it: dx by the Toeplitz matrix (``dout @ T``, per image), dw one
+    kernel offset at a time, ``dw[f, c, u, v] = sum_{n,i,j} dout[n, f, i, j] *
+    x_pad[n, c, i*sh + u, j*sw + v]``."""
+    (sh, sw), (ph, pw) = (
+        (v, v) if np.ndim(v) == 0 else tuple(v) for v in (stride, padding)
+    )
+    N, C, H, W = x.shape
+    KH, KW = w.shape[2:]
+    Ho, Wo = dout.shape[2:]
+    T = conv.toeplitz_matrix(w, (C, H, W), stride, padding)  # (F*H'*W', C*H*W)
+    dx = (dout.reshape(N, -1) @ T).reshape(x.shape)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    dw = np.empty(w.shape)
+    for u in range(KH):
+        for v in range(KW):
+            patch = xp[:, :, u : u + sh * Ho : sh, v : v + sw * Wo : sw]  # (N,C,H',W')
+            dw[:, :, u, v] = np.einsum("nfij,ncij->fc", dout, patch)
+    return dx, dw
+
+
+def dw_by_naive(x, dout, padding):
+    """dw of a stride-1 convolution with conv2d_naive: the padded images as a batch of
+    C images of N channels, dout as F filters of N channels of size (H', W')."""
+    ph, pw = (padding, padding) if np.ndim(padding) == 0 else padding
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    dw = conv.conv2d_naive(xp.transpose(1, 0, 2, 3), dout.transpose(1, 0, 2, 3))
+    return dw.transpose(1, 0, 2, 3)  # (C, F, KH, KW) -> (F, C, KH, KW)
+
+
+@BOTH
+def test_nan_pixel_and_weight_known_answers(impl):
+    # A NaN pixel at the left edge: the engine's stride-1 columns past the right edge
+    # read it from the row above, and 0 * NaN once put it in dw[0, 1] too.
+    x = np.zeros((1, 1, 3, 3))
+    x[0, 0, 1, 0] = np.nan
+    out, cache = impl.conv2d_forward(x, np.ones((1, 1, 2, 2)))
+    dx, dw, db = impl.conv2d_backward(np.ones(out.shape), cache)
+    np.testing.assert_array_equal(dw[0, 0], [[np.nan, 0], [np.nan, 0]])
+    np.testing.assert_array_equal(dx[0, 0], [[1, 2, 1], [2, 4, 2], [1, 2, 1]])
+    np.testing.assert_array_equal(db, [4])
+    # A NaN weight reaches the pixels it multiplies, (0..1, 0..1), and no others.
+    w = np.ones((1, 1, 2, 2))
+    w[0, 0, 0, 0] = np.nan
+    out, cache = impl.conv2d_forward(np.zeros((1, 1, 3, 3)), w)
+    dx, dw, _ = impl.conv2d_backward(np.ones(out.shape), cache)
+    nan = np.nan
+    np.testing.assert_array_equal(dx[0, 0], [[nan, nan, 1], [nan, nan, 2], [1, 2, 1]])
+    np.testing.assert_array_equal(dw, 0)
+
+
+@BOTH
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf], ids=["nan", "inf", "-inf"])
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_nonfinite_input_reaches_only_the_gradients_it_touches(rng, impl, case, bad):
+    N, C, H, W, F, KH, KW, s, p = case
+    x, w, _ = make(rng, N, C, H, W, F, KH, KW)
+    # Corners and edges: the stride-1 engine wraps rows around the right edge.
+    pixels = {(0, 0, 0, 0), (N - 1, C - 1, H - 1, W - 1), (0, C - 1, H // 2, 0)}
+    pixels |= {(N - 1, 0, H // 2, W - 1), (0, 0, H - 1, 0), (0, 0, 0, W - 1)}
+    weights = {(0, 0, 0, 0), (F - 1, C - 1, KH - 1, KW - 1), (0, C - 1, KH - 1, 0)}
+    problems = [("x", spot) for spot in pixels] + [("w", spot) for spot in weights]
+    for which, spot in problems:
+        xb, wb = x.copy(), w.copy()
+        (xb if which == "x" else wb)[spot] = bad
+        # An inf may raise the invalid flag inside a matrix product (0 * inf in the
+        # padding of a BLAS tile); what counts is where it ends up.
+        with np.errstate(invalid="ignore"):
+            out, cache = impl.conv2d_forward(xb, wb, None, s, p)
+            dout = rng.standard_normal(out.shape)
+            dx, dw, db = impl.conv2d_backward(dout, cache)
+            ref_dx, ref_dw = reference_grads(xb, wb, dout, s, p)
+            _, ref_cache = conv.conv2d_forward(xb, wb, None, s, p)
+            readable = conv.conv2d_backward(dout, ref_cache)
+            by_naive = dw_by_naive(xb, dout, p) if s == 1 else None
+        np.testing.assert_allclose(dx, ref_dx, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(dw, ref_dw, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(db, dout.sum(axis=(0, 2, 3)), rtol=1e-12)
+        # The bad value reaches the gradient of the other factor only.
+        assert np.all(np.isfinite(dx if which == "x" else dw))
+        for g, r in zip((dx, dw), readable[:2], strict=False):
+            np.testing.assert_allclose(g, r, rtol=1e-10, atol=1e-12)
+        if by_naive is not None:  # stride 1: dw as conv2d_naive computes it
+            np.testing.assert_allclose(dw, by_naive, rtol=1e-10, atol=1e-12)
+
+
+# ----------------------------------------------------------------- sizes and geometry
+
+
+def conv_entry_points(x, w, stride=1, padding=0):
+    """Every public function of lalib.conv and lalib.engine.conv, called on (x, w)."""
+    KH, KW = np.shape(w)[2:]
+    x_shape = np.shape(x)
+    try:  # columns of the right shape for col2im, when the geometry is valid
+        n_out = math.prod(conv.output_size(x_shape[2:], (KH, KW), stride, padding))
+    except ValueError:
+        n_out = 1
+    return {
+        "conv2d": lambda: conv.conv2d(x, w, None, stride, padding),
+        "conv2d_naive": lambda: conv.conv2d_naive(x, w, None, stride, padding),
+        "conv2d_forward": lambda: conv.conv2d_forward(x, w, None, stride, padding),
+        "engine_forward": lambda: engine.conv2d_forward(x, w, None, stride, padding),
+        "engine_conv2d": lambda: engine.conv2d(x, w, None, stride, padding),
+        "toeplitz": lambda: conv.toeplitz_matrix(w, x_shape[1:], stride, padding),
+        "im2col": lambda: conv.im2col(x, (KH, KW), stride, padding),
+        "col2im": lambda: conv.col2im(
+            np.zeros((x_shape[0], x_shape[1] * KH * KW, n_out)),
+            x_shape,
+            (KH, KW),
+            stride,
+            padding,
+        ),
+        "column_blocks": lambda: engine.column_blocks(x, (KH, KW), stride, padding),
+        "output_size": lambda: conv.output_size(x_shape[2:], (KH, KW), stride, padding),
+    }
+
+
+@pytest.mark.parametrize("kernel", [(0, 2), (2, 0), (0, 0)])
+def test_empty_kernel_raises(kernel):
+    x, w = np.ones((1, 1, 4, 4)), np.ones((1, 1, *kernel))
+    for name, fn in conv_entry_points(x, w).items():
+        with pytest.raises(ValueError) as info:
+            fn()
+        message = str(info.value)
+        if name in ("im2col", "col2im", "column_blocks"):  # they take kernel_size
+            assert "kernel_size must be an int >= 1" in message, name
+            assert str(kernel) in message, name
+        elif name == "output_size":
+            assert "kernel_hw must be (KH, KW)" in message and str(kernel) in message
+        else:  # the filters' shape, and what it must be
+            assert str(w.shape) in message and "KH, KW >= 1" in message, name
+    # the reproducer: a (1, 1, 0, 2) kernel once gave a (1, 1, 5, 3) array of biases
+    with pytest.raises(ValueError, match=r"\(1, 1, 0, 2\)"):
+        conv.conv2d(np.ones((1, 1, 4, 4)), np.ones((1, 1, 0, 2)), np.full(1, 7.0))
+
+
+@pytest.mark.parametrize("padding", [3, (0, 3), (3, 0), 10**4, 2**63])
+def test_padding_beyond_kernel_minus_one_is_refused_cheaply(padding):
+    # Padding beyond KH - 1 only adds windows of zeros; with stride 10**4 and padding
+    # 10**4 a 3x3 output once built a 3 GB padded image first.
+    x, w = np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3))
+    tracemalloc.start()
+    try:
+        for name, fn in conv_entry_points(x, w, stride=10**4, padding=padding).items():
+            with pytest.raises(ValueError, match=r"padding .* at most .* \(2, 2\)"):
+                fn()
+                pytest.fail(name)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+
+
+@BOTH
+@pytest.mark.parametrize("padding", [(2, 2), (2, 0), (0, 2)])
+def test_full_padding_is_allowed(rng, impl, padding):
+    # KH - 1 rows of padding: the "full" convolution, every window still overlaps x.
+    x, w, b = make(rng, 2, 2, 4, 5, 3, 3, 3)
+    out, cache = impl.conv2d_forward(x, w, b, 1, padding)
+    np.testing.assert_allclose(out, conv.conv2d_naive(x, w, b, 1, padding), atol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    errs = check_gradients(
+        lambda x, w: impl.conv2d_forward(x, w, b, 1, padding)[0],
+        (x, w),
+        impl.conv2d_backward(dout, cache)[:2],
+        dout,
+    )
+    assert max(errs) < 1e-7
+
+
+@pytest.mark.parametrize(
+    ("stride", "equivalent"),
+    [(10**4, 3), (2**59, 3), (2**63, 3), (10**30, 3), ((1, 2**63), (1, 3))],
+    ids=["1e4", "2^59", "2^63", "1e30", "pair"],
+)
+def test_huge_stride_over_a_single_output(rng, stride, equivalent):
+    # With one output along an axis the stride is never applied: any value must give
+    # the same numbers as a small one (2**59 once raised OverflowError), cheaply.
+    x, w, b = make(rng, 2, 2, 3, 3, 2, 3, 3)
+    expected = conv.conv2d_naive(x, w, b, equivalent, 1)
+    assert conv.output_size((3, 3), (3, 3), stride, 1) == expected.shape[2:]
+    tracemalloc.start()
+    try:
+        for impl in (conv, engine):
+            out, cache = impl.conv2d_forward(x, w, b, stride, 1)
+            np.testing.assert_allclose(out, expected, atol=1e-12)
+            dout = rng.standard_normal(out.shape)
+            ref = conv.conv2d_backward(
+                dout, conv.conv2d_forward(x, w, b, equivalent, 1)[1]
+            )
+            for g, r in zip(impl.conv2d_backward(dout, cache), ref, strict=True):
+                np.testing.assert_allclose(g, r, atol=1e-12)
+        np.testing.assert_allclose(
+            conv.conv2d(x, w, b, stride, 1), expected, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            conv.conv2d_naive(x, w, b, stride, 1), expected, atol=1e-12
+        )
+        cols = conv.im2col(x, 3, stride, 1)
+        np.testing.assert_array_equal(cols, conv.im2col(x, 3, equivalent, 1))
+        np.testing.assert_array_equal(
+            conv.col2im(cols, x.shape, 3, stride, 1),
+            conv.col2im(cols, x.shape, 3, equivalent, 1),
+        )
+        np.testing.assert_array_equal(
+            conv.toeplitz_matrix(w, (2, 3, 3), stride, 1),
+            conv.toeplitz_matrix(w, (2, 3, 3), equivalent, 1),
+        )
+        blocks = [c.copy() for *_, c in engine.column_blocks(x, 3, stride, 1)]
+        assert len(blocks) == 1
+        np.testing.assert_array_equal(blocks[0].reshape(cols.shape), cols)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+
+
+@BOTH
+def test_kernel_that_fits_only_thanks_to_padding(rng, impl):
+    x, w, b = make(rng, 2, 2, 5, 5, 3, 7, 3)
+    for padding in (1, (1, 0)):  # 7 rows fit in 5 + 2 * 1
+        out, cache = impl.conv2d_forward(x, w, b, 1, padding)
+        assert out.shape == (2, 3, 1, 5 if padding == 1 else 3)
+        np.testing.assert_allclose(out, conv.conv2d_naive(x, w, b, 1, padding))
+    for padding in (0, (0, 1)):  # ... but not in 5
+        with pytest.raises(ValueError, match=r"\(7, 3\) is larger .*\(5, "):
+            impl.conv2d_forward(x, w, b, 1, padding)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: conv.output_size((5.5, 6), (3, 2)),
+        lambda: conv.output_size((-3, 5), (1, 1)),
+        lambda: conv.output_size((-3, -3), (1, 1), padding=2),
+        lambda: conv.output_size((5, 5), (2.0, 2)),
+        lambda: conv.output_size((5, 5), (True, 2)),
+        lambda: conv.output_size((5, 5, 5), (2, 2)),
+        lambda: conv.output_size(5, (2, 2)),
+        lambda: conv.toeplitz_matrix(np.ones((1, 1, 2, 2)), (1, 3.9, 3.9)),
+        lambda: conv.toeplitz_matrix(np.ones((1, 1, 2, 2)), (True, 3, 3)),
+        lambda: conv.toeplitz_matrix(np.ones((1, 1, 2, 2)), (1, -3, 3)),
+        lambda: conv.col2im(np.ones((1, 4, 4)), (1, 1, 3.0, 3), 2),
+        lambda: conv.im2col(np.ones((1, 1, 3, 3)), 2.0),
+        lambda: conv.im2col(np.ones((1, 1, 3, 3)), True),
+        lambda: conv.im2col(np.ones((1, 1, 3, 3)), (2, True)),
+        lambda: conv.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), None, True),
+        lambda: conv.conv2d(
+            np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), None, (1, 1.0)
+        ),
+        lambda: conv.conv2d(
+            np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), None, (True, True)
+        ),
+        lambda: conv.conv2d(
+            np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), None, (1, np.True_)
+        ),
+        lambda: conv.conv2d(
+            np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), None, 1, (False, 0)
+        ),
+        lambda: conv.conv2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), None, "2"),
+        lambda: conv.conv2d(
+            np.ones((1, 1, 3, 3)), np.ones((1, 1, 2, 2)), None, [[1, 1]]
+        ),
+    ],
+)
+def test_sizes_must_be_integers_not_floats_or_bools(call):
+    # Once truncated (3.9 -> 3), computed with (5.5 -> (3.0, 5)) or accepted (True).
+    with pytest.raises(ValueError, match=r"must be .*got"):
+        call()
+
+
+def test_sizes_accept_numpy_integers(rng):
+    x, w, _ = make(rng, 1, 1, 5, 5, 1, 3, 3)
+    assert conv.output_size(np.array([5, 5]), (np.int64(3), 3), np.int32(2)) == (2, 2)
+    np.testing.assert_allclose(
+        conv.conv2d(x, w, None, (np.int64(2), 1), np.array(1)),
+        conv.conv2d_naive(x, w, None, (2, 1), 1),
+        atol=1e-12,
+    )
+
+
+# ------------------------------------------------------------------- dtypes of a mix
+
+
+@BOTH
+@pytest.mark.parametrize(
+    ("x_dtype", "w_dtype"), [(np.float32, np.float64), (np.float64, np.float32)]
+)
+def test_result_dtype_counts_x_and_w(rng, impl, x_dtype, w_dtype):
+    x, w, b = make(rng, 2, 2, 5, 5, 3, 3, 3)
+    x, w = x.astype(x_dtype), w.astype(w_dtype)
+    out, cache = impl.conv2d_forward(x, w, b.astype(np.float32), 1, 1)
+    assert out.dtype == np.float64  # np.result_type(x, w), whichever is float64
+    for g in impl.conv2d_backward(np.ones(out.shape, np.float32), cache):
+        assert g.dtype == np.float64
+    assert conv.conv2d_naive(x, w, b, 1, 1).dtype == np.float64
+    assert conv.conv2d(x, w, b, 1, 1).dtype == np.float64
+
+
+# ------------------------------------------------------- malformed input, more kinds
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        ([[[[1.0, 2.0], [3.0]]]], "rectangular"),
+        (np.array([[[["a"]]]]), "real numbers"),
+        (np.array([[[[None]]]]), "real numbers"),
+        (np.ones((1, 1, 3, 3), complex), "real numbers"),
+    ],
+    ids=["ragged", "str", "object", "complex"],
+)
+def test_malformed_arrays_raise_value_error(bad, match):
+    x, w = np.ones((1, 1, 3, 3)), np.ones((1, 1, 1, 1))
+    for fn in conv_entry_points(x, w).values():
+        fn()  # the good input passes everywhere
+    calls = [
+        lambda: conv.conv2d(bad, w),
+        lambda: conv.conv2d(x, bad),
+        lambda: conv.conv2d(x, w, bad),
+        lambda: conv.conv2d_naive(bad, w),
+        lambda: conv.conv2d_forward(x, bad),
+        lambda: engine.conv2d_forward(bad, w),
+        lambda: conv.toeplitz_matrix(bad, (1, 3, 3)),
+        lambda: conv.im2col(bad, 1),
+        lambda: conv.col2im(bad, (1, 1, 3, 3), 1),
+        lambda: engine.column_blocks(bad, 1),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=match):
+            call()
+    for impl in (conv, engine):
+        out, cache = impl.conv2d_forward(x, w)
+        with pytest.raises(ValueError, match=match):
+            impl.conv2d_backward(bad, cache)
+
+
+@BOTH
+@pytest.mark.parametrize("cache", [None, (), (1, 2, 3, 4, 5), "cache"])
+def test_backward_rejects_what_is_not_a_cache(impl, cache):
+    with pytest.raises(ValueError, match="cache must"):
+        impl.conv2d_backward(np.ones((1, 1, 2, 2)), cache)
+
+
+def test_toeplitz_refuses_a_giant_matrix():
+    w = np.ones((4, 3, 3, 3))
+    with pytest.raises(ValueError, match=r"\(1048576, 786432\), more than .* entries"):
+        conv.toeplitz_matrix(w, (3, 512, 512), padding=1)
+    assert conv.toeplitz_matrix(w, (3, 8, 8), padding=1).shape == (256, 192)
+
+
+def test_columns_that_cannot_be_allocated_raise_value_error(monkeypatch):
+    # A "full" 256 x 256 kernel over a 2 x 2 image asks for 32 GiB of columns; NumPy's
+    # MemoryError becomes a ValueError naming their shape (as LinearLayer does).
+    def no_memory(*args, **kwargs):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(np, "ascontiguousarray", no_memory)
+    x = np.ones((1, 1, 2, 2))
+    match = r"columns \(N, C\*KH\*KW, H'\*W'\) = \(1, 65536, 66049\).*cannot be"
+    with pytest.raises(ValueError, match=match):
+        conv.im2col(x, 256, 1, 255)
+    with pytest.raises(ValueError, match="cannot be allocated"):
+        conv.conv2d_forward(x, np.ones((1, 1, 256, 256)), None, 1, 255)

@@ -270,3 +270,41 @@ def test_blockwise_reuses_its_buffers(rng, dtype):
     readable = peak_bytes(lambda: attention.attention_blockwise(Q, K, V, block))
     assert output + tile < fast < output + 2.5 * tile
     assert fast < readable
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("masking", ["mask", "causal", "both"])
+def test_blockwise_groups_leave_masked_nan_values_unread(
+    rng, shape, masking, monkeypatch
+):
+    # Each group of the leading axis checks its own values for NaN; a masked key's
+    # value is never read, in any group or tile (attention_naive skips it).
+    monkeypatch.setattr(engine, "TILE_BYTES", 1)
+    Q, K, V, mask, causal = masked_problem(rng, shape, masking)
+    V = V.copy()
+    V[..., -1, 0] = np.nan  # the last key: in every query's future unless it is last
+    ref, _ = attention.attention_naive(Q, K, V, mask=mask, causal=causal)
+    for block in (1, 2, (2, 3)):
+        blk = engine.attention_blockwise(Q, K, V, block, mask=mask, causal=causal)
+        np.testing.assert_allclose(blk, ref, rtol=1e-12, atol=1e-13)
+    if shape[3] > 1:  # several queries: the first cannot see the last key
+        assert np.isfinite(ref).any()
+
+
+@pytest.mark.parametrize(
+    ("S", "error", "match"),
+    [
+        ([[1.0, 2.0]], TypeError, "NumPy array"),
+        (np.float64(1.0), TypeError, "NumPy array"),
+        (np.array(1.0), ValueError, r"shape \(\)"),
+        (np.arange(3), ValueError, "dtype int64"),
+        (np.broadcast_to(np.ones(3), (2, 3)), ValueError, "read-only"),
+        (np.ones((2, 2), complex), ValueError, "floating"),
+    ],
+    ids=["list", "scalar", "0-d", "int", "read-only", "complex"],
+)
+def test_inplace_softmax_bad_input(S, error, match):
+    # It overwrites its argument: a list, an int array or a read-only view once gave
+    # AttributeError or NumPy's own casting and read-only errors.
+    with pytest.raises(error, match=match):
+        engine.softmax_rows_inplace(S)

@@ -9,6 +9,7 @@ public `column_blocks` yields exactly im2col's columns.
 
 import inspect
 import threading
+import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -21,7 +22,7 @@ from lalib.engine import conv as engine
 CASES = [
     (1, 1, 5, 5, 1, 3, 3, 1, 0),
     (2, 3, 7, 6, 4, 3, 2, 2, 1),
-    (1, 2, 6, 8, 3, 2, 3, 1, 2),
+    (1, 2, 6, 8, 3, 2, 3, 1, (1, 2)),  # the most padding a 2x3 kernel allows
     (3, 1, 9, 9, 2, 3, 3, 3, 0),
     (2, 2, 5, 7, 2, 1, 1, 2, 0),
     (1, 3, 4, 4, 2, 4, 4, 1, 0),  # kernel = whole image: a 1x1 output
@@ -210,3 +211,114 @@ def test_column_blocks_bad_input_raises():
         next(engine.column_blocks(np.zeros((1, 3, 5, 5)), 7))
     with pytest.raises(ValueError, match=r"real numbers"):
         next(engine.column_blocks(np.zeros((1, 3, 5, 5), dtype=complex), 3))
+
+
+# ----------------------------------------------------------------- NaN in the blocks
+
+
+@pytest.mark.parametrize("block_bytes", BLOCK_BYTES)
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_nan_stays_where_it_belongs_in_every_cut(rng, monkeypatch, case, block_bytes):
+    # The spare stride-1 columns past the right edge are zeroed in every block of
+    # columns and column gradients (bands of rows, groups of images), not only the
+    # first: a NaN pixel or weight anywhere reaches what the readable version says.
+    N, C, H, W, F, KH, KW, s, p = case
+    x, w, _ = make(rng, N + 2, C, H, W, F, KH, KW)
+    monkeypatch.setattr(engine, "COLUMN_BLOCK_BYTES", block_bytes)
+    xb, wb = x.copy(), w.copy()
+    xb[N + 1, C - 1, H // 2, 0] = np.nan  # a left-edge pixel of the last image
+    xb[0, 0, H - 1, W - 1] = np.nan  # a bottom-right pixel of the first
+    wb[F - 1, 0, 0, KW - 1] = np.nan
+    for xi, wi in ((xb, w), (x, wb), (xb, wb)):
+        out, cache = engine.conv2d_forward(xi, wi, None, s, p)
+        dout = rng.standard_normal(out.shape)
+        _, ref_cache = conv.conv2d_forward(xi, wi, None, s, p)
+        for g, r in zip(
+            engine.conv2d_backward(dout, cache),
+            conv.conv2d_backward(dout, ref_cache),
+            strict=True,
+        ):
+            np.testing.assert_allclose(g, r, rtol=1e-11, atol=1e-11)  # NaN == NaN
+
+
+def test_finite_input_is_not_searched_twice(rng, monkeypatch):
+    # The spare columns are zeroed only when x or w holds a NaN or an inf. Finding
+    # out for x would take a pass over it: finite input takes the unchanged fast path,
+    # with a glance at w and at the result dw, and x is searched only when dw is not
+    # finite (then the blocks run again, zeroing).
+    x, w, _ = make(rng, 2, 3, 6, 6, 2, 3, 3)
+    out, cache = engine.conv2d_forward(x, w, None, 1, 1)
+    calls = []
+    real = np.isfinite
+    monkeypatch.setattr(np, "isfinite", lambda a: calls.append(a.shape) or real(a))
+    engine.conv2d_backward(np.ones(out.shape), cache)
+    assert calls == [w.shape, w.shape]  # w, then dw; never x
+    calls.clear()
+    dout = np.ones(out.shape)
+    dout[0, 0, 0, 0] = np.nan  # dw is NaN: x is searched, and is finite
+    engine.conv2d_backward(dout, cache)
+    assert calls == [w.shape, w.shape, x.shape]
+
+
+def test_column_blocks_checks_its_input_when_called():
+    # A generator would only raise at the first next(); bad input fails at the call.
+    with pytest.raises(ValueError, match=r"kernel_size"):
+        engine.column_blocks(np.zeros((1, 3, 5, 5)), (0, 3))
+    with pytest.raises(ValueError, match=r"padding .* at most"):
+        engine.column_blocks(np.zeros((1, 3, 5, 5)), 3, 1, 3)
+    with pytest.raises(ValueError, match=r"rectangular"):
+        engine.column_blocks([[[[1.0, 2.0], [3.0]]]], 1)
+
+
+def test_blocks_of_a_huge_stride_use_small_byte_strides():
+    # One output along an axis: its stride is never applied, and 2**63 bytes would
+    # not fit in a stride; the block geometry caps it (at 2, so still "not 1").
+    blk = engine._Blocks((1, 1, 3, 3), (3, 3), (2**63, 2**63), (0, 0), 8)
+    assert (blk.Ho, blk.Wo) == (1, 1) and blk.stride == (2, 2) and blk.Wq == 1
+    blk = engine._Blocks((1, 1, 3, 3), (3, 3), (1, 10**30), (1, 0), 8)
+    assert (blk.Ho, blk.Wo) == (3, 1) and blk.stride == (1, 2) and blk.Wq == 1
+
+
+# ---------------------------------------------------- rows cut into column ranges
+
+
+def test_a_row_too_big_for_a_block_is_cut_into_column_ranges(rng):
+    # A "full" 128 x 128 kernel over a 2 x 2 image, vertical stride 127: a (2, 129)
+    # output, but one output row of columns is 16384 x 129 x 8 B = 17 MB. The blocks
+    # are ranges of output columns instead, about COLUMN_BLOCK_BYTES each.
+    x = rng.standard_normal((1, 1, 2, 2))
+    w = rng.standard_normal((2, 1, 128, 128))
+    geometry = ((127, 1), 127)
+    blk = engine._Blocks(x.shape, (128, 128), (127, 1), (127, 127), 8)
+    widths = [j1 - j0 for j0, j1 in blk.spans]
+    assert len(widths) > 1 and sum(widths) == 129 and max(widths) - min(widths) <= 1
+    assert 128 * 128 * max(widths) * 8 <= engine.COLUMN_BLOCK_BYTES
+    tracemalloc.start()
+    try:
+        out, cache = engine.conv2d_forward(x, w, None, *geometry)
+        dout = rng.standard_normal(out.shape)
+        grads = engine.conv2d_backward(dout, cache)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * engine.COLUMN_BLOCK_BYTES  # not the 17 MB of a whole row
+    np.testing.assert_allclose(
+        out, conv.conv2d_naive(x, w, None, *geometry), atol=1e-10
+    )
+    _, ref_cache = conv.conv2d_forward(x, w, None, *geometry)
+    for g, r in zip(grads, conv.conv2d_backward(dout, ref_cache), strict=True):
+        np.testing.assert_allclose(g, r, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_column_ranges_cover_every_output_column_once(monkeypatch, case):
+    N, C, H, W, F, KH, KW, s, p = case
+    (sh, sw), (ph, pw) = ((v, v) if np.ndim(v) == 0 else v for v in (s, p))
+    for block_bytes in (1, C * KH * KW * 8 * 2, C * KH * KW * 8 * 3):
+        monkeypatch.setattr(engine, "COLUMN_BLOCK_BYTES", block_bytes)
+        blk = engine._Blocks((N, C, H, W), (KH, KW), (sh, sw), (ph, pw), 8)
+        if len(blk.spans) == 1:  # a whole row fits
+            continue
+        columns = [j for j0, j1 in blk.spans for j in range(j0, j1)]
+        assert columns == list(range(blk.Wo))  # no spare columns in a range
+        assert blk.bands == [(i, i + 1) for i in range(blk.Ho)]  # one row per band

@@ -32,7 +32,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from lalib.attention import _block_sizes, _validate
+from lalib._checks import as_array
+from lalib.attention import (
+    _all_finite,
+    _block_sizes,
+    _drop_unread_terms,
+    _flag,
+    _validate,
+    _with_lead,
+)
 
 __all__ = [
     "DENSE_BLOCK_Q",
@@ -89,12 +97,29 @@ def softmax_rows_inplace(S):
     operations it would see in one pass over the whole array, so the result is
     bit-for-bit the same; at B=8, h=8, n=2048 in float32 this halves the softmax time.
 
+    Raises
+    ------
+    TypeError
+        If `S` is not a NumPy array.
+    ValueError
+        If `S` is 0-d, not floating, or read-only.
+
     Examples
     --------
     >>> softmax_rows_inplace(np.array([[0.0, np.log(3.0)], [-np.inf, -np.inf]]))
     array([[0.25, 0.75],
            [0.  , 0.  ]])
     """
+    if not isinstance(S, np.ndarray):
+        raise TypeError(
+            f"S must be a NumPy array (it is overwritten), got {type(S).__name__}"
+        )
+    if S.ndim < 1 or not np.issubdtype(S.dtype, np.floating) or not S.flags.writeable:
+        raise ValueError(
+            "S must be a writeable floating array of scores (..., n_q, n_k), got "
+            f"shape {S.shape}, dtype {S.dtype}"
+            + ("" if S.flags.writeable else ", read-only")
+        )
     if S.size == 0:  # no keys (or no queries): nothing to normalise
         return S
     if not S.flags.c_contiguous:  # never so for a matmul result: one pass, no blocks
@@ -138,7 +163,7 @@ def attention_forward(Q, K, V, mask=None, scale=None, causal=False):
     >>> bool(np.allclose(out, out_r) and np.allclose(cache[3], cache_r[3]))
     True
     """
-    Q, K, V, mask, scale, _ = _validate(Q, K, V, mask, scale, causal)
+    Q, K, V, mask, scale, lead = _validate(Q, K, V, mask, scale, causal)
     Qs = Q * scale  # (..., n_q, d_k): scale the small factor, not the n_q x n_k scores
     S = Qs @ K.swapaxes(-1, -2)  # (..., n_q, d_k) @ (..., d_k, n_k) -> (..., n_q, n_k)
     if mask is not None:
@@ -149,7 +174,11 @@ def attention_forward(Q, K, V, mask=None, scale=None, causal=False):
         np.copyto(S, -np.inf, where=~mask)  # masked scores -> -inf -> weight exactly 0
     P = softmax_rows_inplace(S)  # (..., n_q, n_k), in place: S is now the weights
     out = P @ V  # (..., n_q, n_k) @ (..., n_k, d_v) -> (..., n_q, d_v)
-    return out, (Q, K, V, P, out, scale)
+    if mask is not None:  # a masked key's value is not read, not even a NaN in it
+        _drop_unread_terms(out, P, V, mask)
+        if not _all_finite(out, Q, K):
+            np.copyto(P, 0, where=~mask)  # a NaN row of weights is still 0 where masked
+    return out, (Q, K, V, _with_lead(P, lead), out, scale)
 
 
 def scaled_dot_product_attention(
@@ -169,8 +198,10 @@ def scaled_dot_product_attention(
     weights : ndarray, shape (..., n_q, n_k), or None
         None when ``need_weights=False``.
     """
+    need_weights = _flag(need_weights, "need_weights")
     if not need_weights:
-        n_k = max(1, np.shape(K)[-2] if np.ndim(K) >= 2 else 1)  # one block: all keys
+        K = as_array(K, "K")  # for n_k; attention_blockwise checks everything
+        n_k = max(1, K.shape[-2] if K.ndim >= 2 else 1)  # one block: all keys
         out = attention_blockwise(
             Q,
             K,
@@ -218,6 +249,7 @@ def attention_blockwise(Q, K, V, block_size=128, mask=None, scale=None, causal=F
     """
     Q, K, V, mask, scale, lead = _validate(Q, K, V, mask, scale, causal=False)
     bq, bk = _block_sizes(block_size)
+    causal = _flag(causal, "causal")
     n_q, n_k, d_v = Q.shape[-2], K.shape[-2], V.shape[-1]
     out = np.empty(lead + (n_q, d_v), dtype=Q.dtype)
     if out.size == 0:  # no batch entries, queries or value columns: nothing to compute
@@ -262,6 +294,9 @@ def _blockwise_into(out, Q, K, V, blocked, scale, causal, bq, bk):
     if blocked is not None:  # (..., n_q, n_k), a view read one tile at a time
         blocked = np.broadcast_to(blocked, blocked.shape[:-2] + (n_q, n_k))
     KT = K.swapaxes(-1, -2)  # (..., d_k, n_k), a view
+    # A masked key's value is never read: with a NaN or an inf in V, the tiles that
+    # mask something leave those terms out of P~_j V_j (see _drop_unread_terms).
+    finite_v = (blocked is None and not causal) or bool(np.isfinite(V).all())
     # Buffers reused by every tile: the scores S_j (..., bq, bk), the product
     # P~_j V_j (..., bq, d_v) and the scaled query block (..., bq, d_k).
     S_buf = np.empty(lead + (min(bq, n_q), min(bk, n_k)), dtype=out.dtype)
@@ -281,12 +316,15 @@ def _blockwise_into(out, Q, K, V, blocked, scale, causal, bq, bk):
             j1 = min(j0 + bk, n_k)
             # (..., bq, d_k) @ (..., d_k, bk) -> (..., bq, bk)
             S = np.matmul(Qi, KT[..., j0:j1], out=S_buf[..., :r, : j1 - j0])
+            unseen = None  # True where the tile is masked; None: nowhere
             if blocked is not None:  # the tile of the mask
-                np.copyto(S, -np.inf, where=blocked[..., i0:i1, j0:j1])
+                unseen = blocked[..., i0:i1, j0:j1]
+                np.copyto(S, -np.inf, where=unseen)
             if causal and j1 - 1 > i0 + offset:  # the tile straddles the diagonal
                 keys, queries = np.arange(j0, j1), np.arange(i0, i1)
                 future = keys[None, :] > queries[:, None] + offset  # (bq, bk)
                 np.copyto(S, -np.inf, where=future)
+                unseen = future if unseen is None else unseen | future
             m_new = np.maximum(m, S.max(axis=-1, keepdims=True))  # (..., bq, 1)
             m_safe = np.where(np.isneginf(m_new), 0, m_new)  # rows masked so far: 0
             S -= m_safe  # (..., bq, bk), entries <= 0
@@ -296,7 +334,10 @@ def _blockwise_into(out, Q, K, V, blocked, scale, causal, bq, bk):
             l += S.sum(axis=-1, keepdims=True)  # + P~_j 1
             A *= alpha  # D_j A: rescale the rows summed so far
             # + P~_j V_j: (..., bq, bk) @ (..., bk, d_v) -> (..., bq, d_v)
-            A += np.matmul(S, V[..., j0:j1, :], out=PV_buf[..., :r, :])
+            PV = np.matmul(S, V[..., j0:j1, :], out=PV_buf[..., :r, :])
+            if not finite_v and unseen is not None:
+                _drop_unread_terms(PV, S, V[..., j0:j1, :], ~unseen)
+            A += PV
             m = m_new
         # O = diag(l)^-1 A; 0 for a row with nothing to attend to
         A *= np.divide(1, l, out=np.zeros_like(l), where=l != 0)

@@ -10,7 +10,8 @@ Why not build all the columns, as `lalib.conv.im2col` does? Because they take
 ``KH * KW`` times the memory of the input: the copy writes all of them out to main
 memory and the matrix product reads them back, and at C = 64 channels that traffic
 took about as long as the product itself. So the columns are built for a few images
-(or a band of output rows of one image) at a time, in one reused buffer of about
+(or a band of output rows of one image, or for a huge kernel a range of output columns
+of one row) at a time, in one reused buffer of about
 `COLUMN_BLOCK_BYTES` that is still in the CPU cache when the product reads it, and
 each block's product is written straight into the output. The backward pass rebuilds
 the columns the same way instead of keeping them (the cache holds only the input and
@@ -35,10 +36,10 @@ import threading
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from lalib._checks import as_float_array, check_ndim
-from lalib.conv import _pair, _validate, output_size
+from lalib._checks import as_real_array, check_ndim
+from lalib.conv import _pair, _used_stride, _validate, output_size
 
 __all__ = [
     "COLUMN_BLOCK_BYTES",
@@ -91,7 +92,8 @@ class _Blocks:
 
     A block is either ``g`` whole images or one band of output rows of one image,
     chosen so that its columns, ``C*KH*KW`` rows by (rows x ``Wq``) columns, take about
-    `COLUMN_BLOCK_BYTES`.
+    `COLUMN_BLOCK_BYTES`; when a single row's columns exceed that (a huge kernel over
+    a small output), a block is a range of output columns of one row (`spans`).
 
     The images are copied into a zero-padded buffer with each channel flattened,
     ``flat[n, c, h * Wp + w] = x_pad[n, c, h, w]`` (plus ``KW - 1`` spare zeros at the
@@ -101,14 +103,19 @@ class _Blocks:
     ``flat[n, c]`` and is copied as one long run instead of row by row. The price is
     that each output row is computed ``Wq = Wp`` wide: its last ``KW - 1`` entries
     straddle the right edge and are thrown away (``(KW - 1) / Wp`` extra work, 6 % at
-    32 x 32 with 3 x 3). With a larger stride the windows are gathered row by row and
-    ``Wq = W'``: nothing is wasted.
+    32 x 32 with 3 x 3). They read pixels of the next row, so when the input or the
+    filters hold a NaN or an inf the backward pass zeroes them (in the columns and in
+    the column gradients) before they meet a product: through ``0 * inf``, a bad pixel
+    or weight would otherwise reach gradients it does not touch. With a larger stride
+    the windows are gathered row by row and ``Wq = W'``: nothing is wasted.
     """
 
-    def __init__(self, x_shape, kernel, stride, padding, itemsize):
+    def __init__(self, x_shape, kernel, stride, padding, itemsize, split_rows=True):
         N, C, H, W = x_shape
-        (KH, KW), (sh, sw), (ph, pw) = kernel, stride, padding
+        (KH, KW), (ph, pw) = kernel, padding
         self.Ho, self.Wo = output_size((H, W), (KH, KW), stride, padding)
+        # A huge stride over a single output would overflow the byte strides below.
+        sh, sw = _used_stride(stride, (self.Ho, self.Wo))
         self.Hp, self.Wp = H + 2 * ph, W + 2 * pw
         self.Wq = self.Wp if (sh, sw) == (1, 1) else self.Wo  # width of a row of cols
         self.kernel, self.stride = (KH, KW), (sh, sw)
@@ -123,13 +130,26 @@ class _Blocks:
             n_bands = -(-self.Ho // rows_fit)  # ceil division
             edges = [self.Ho * k // n_bands for k in range(n_bands + 1)]
             self.bands = list(zip(edges[:-1], edges[1:], strict=True))
+        self.spans = [(0, self.Wq)]  # ranges of output columns of a block: all of them
+        self.split = split_rows and row_bytes > COLUMN_BLOCK_BYTES
+        if self.split:
+            # One row's columns alone exceed the budget (a huge kernel over a small
+            # output): cut the rows into ranges of output columns, as even as possible
+            # (and without the spare stride-1 columns: each range is its own block).
+            # A block then has fewer output pixels than the kernel has entries, so
+            # the loops below run over those pixels, not over the kernel offsets.
+            per_span = max(1, COLUMN_BLOCK_BYTES // max(1, C * KH * KW * itemsize))
+            n_spans = -(-self.Wo // per_span)  # ceil division
+            edges = [self.Wo * k // n_spans for k in range(n_spans + 1)]
+            self.spans = list(zip(edges[:-1], edges[1:], strict=True))
         # The stride-1 windows read KW - 1 entries past the end of the last row.
         self.flat_len = self.Hp * self.Wp + KW - 1
 
     def buffer(self, name, n_rows, dtype):
-        """Scratch space for `n_rows` rows of the largest block (g x rows x Wq)."""
+        """Scratch space for `n_rows` rows of the largest block (g x rows x width)."""
         rows = max(i1 - i0 for i0, i1 in self.bands)
-        return _workspace(name, self.g * n_rows * rows * self.Wq, dtype)
+        width = max(j1 - j0 for j0, j1 in self.spans)
+        return _workspace(name, self.g * n_rows * rows * width, dtype)
 
     def padded(self, name, C, dtype):
         """Zeroed scratch (g, C, flat_len) for padded images."""
@@ -142,42 +162,70 @@ class _Blocks:
         """Image ranges ``(n0, n1)`` of at most ``g`` images."""
         return [(n, min(n + self.g, N)) for n in range(0, N, self.g)]
 
+    def padded2d(self, flat):
+        """The (g, C, Hp, Wp) view of `flat` (g, C, flat_len): the padded images."""
+        g, C = flat.shape[:2]
+        return flat[:, :, : self.Hp * self.Wp].reshape(g, C, self.Hp, self.Wp)
+
     def interior(self, flat):
         """The (g, C, H, W) view of `flat` (g, C, flat_len) where the images go."""
-        g, C = flat.shape[:2]
-        padded = flat[:, :, : self.Hp * self.Wp].reshape(g, C, self.Hp, self.Wp)
-        return padded[:, :, self.inner[0], self.inner[1]]  # (g, C, H, W)
+        return self.padded2d(flat)[:, :, self.inner[0], self.inner[1]]  # (g, C, H, W)
 
-    def window(self, flat, u, v, i0, i1):
-        """View (g, C, i1 - i0, Wq) of `flat`: kernel offset (u, v), rows i0..i1-1.
+    def window(self, flat, u, v, i0, i1, j0, j1):
+        """View (g, C, i1 - i0, j1 - j0) of `flat`: kernel offset (u, v), output rows
+        i0..i1-1 and columns j0..j1-1.
 
-        ``window[n, c, i, j] = flat[n, c, ((i0 + i) * sh + u) * Wp + v + j * sw]``: the
-        pixel that kernel entry ``(u, v)`` meets at output pixel ``(i0 + i, j)``.
+        ``window[n, c, i, j] = flat[n, c, ((i0 + i) * sh + u) * Wp + v + (j0 + j) *
+        sw]``: the pixel that kernel entry ``(u, v)`` meets at output pixel
+        ``(i0 + i, j0 + j)``.
         """
         (sh, sw), s = self.stride, flat.strides
-        start = (i0 * sh + u) * self.Wp + v
+        start = (i0 * sh + u) * self.Wp + v + j0 * sw
         return as_strided(
             flat[:, :, start:],
-            shape=flat.shape[:2] + (i1 - i0, self.Wq),  # (g, C, rows, Wq)
+            shape=flat.shape[:2] + (i1 - i0, j1 - j0),  # (g, C, rows, columns)
             strides=(s[0], s[1], sh * self.Wp * s[2], sw * s[2]),
         )
 
-    def columns(self, flat, i0, i1, cols):
-        """Fill `cols` (g, C, KH, KW, rows, Wq) with the columns of rows i0..i1-1."""
-        KH, KW = self.kernel
+    def columns(self, flat, i0, i1, j0, j1, cols):
+        """Fill `cols` (g, C, KH, KW, rows, columns) with the columns of output rows
+        i0..i1-1 and output columns j0..j1-1."""
+        (KH, KW), (sh, sw) = self.kernel, self.stride
+        if self.split:  # a few output pixels, a huge kernel: one strided copy
+            windows = sliding_window_view(self.padded2d(flat), (KH, KW), axis=(2, 3))
+            # windows: (g, C, Hp-KH+1, Wp-KW+1, KH, KW); the block's output pixels
+            windows = windows[:, :, i0 * sh : i1 * sh : sh, j0 * sw : j1 * sw : sw]
+            cols[...] = windows.transpose(0, 1, 4, 5, 2, 3)  # (g, C, KH, KW, r, wc)
+            return cols
         for u in range(KH):
             for v in range(KW):
-                # One long copy per (n, c) with stride 1.
-                cols[:, :, u, v] = self.window(flat, u, v, i0, i1)
+                # One long copy per (n, c) with stride 1 and whole rows.
+                cols[:, :, u, v] = self.window(flat, u, v, i0, i1, j0, j1)
         return cols
+
+    def fold(self, dflat, dcols, i0, i1, j0, j1):
+        """Add the column gradients `dcols` (g, C, KH, KW, rows, columns) of output
+        rows i0..i1-1, columns j0..j1-1 onto the padded images `dflat` (col2im)."""
+        (KH, KW), (sh, sw) = self.kernel, self.stride
+        if self.split:  # a few output pixels, a huge kernel: one slab per pixel
+            padded = self.padded2d(dflat)  # (g, C, Hp, Wp), a view
+            for i in range(i1 - i0):
+                for j in range(j1 - j0):
+                    top, left = (i0 + i) * sh, (j0 + j) * sw
+                    padded[:, :, top : top + KH, left : left + KW] += dcols[..., i, j]
+            return
+        for u in range(KH):
+            for v in range(KW):
+                self.window(dflat, u, v, i0, i1, j0, j1)[...] += dcols[:, :, u, v]
 
 
 def _column_blocks(x, blk):
-    """Yield ``(n0, n1, i0, i1, cols)`` for every block of `x` (N, C, H, W) by `blk`.
+    """Yield ``(n0, n1, i0, i1, j0, j1, cols)`` for every block of `x` by `blk`.
 
-    ``cols`` (n1 - n0, C*KH*KW, (i1 - i0) * Wq) holds the im2col columns of output rows
-    i0..i1-1 of images n0..n1-1. It lives in scratch memory and is overwritten by the
-    next block: use it before asking for the next one.
+    ``cols`` (n1 - n0, C*KH*KW, (i1 - i0) * (j1 - j0)) holds the im2col columns of
+    output rows i0..i1-1, columns j0..j1-1 (up to Wq: past W' they are spare), of
+    images n0..n1-1. It lives in scratch memory and is overwritten by the next block:
+    use it before asking for the next one.
     """
     (N, C), (KH, KW) = x.shape[:2], blk.kernel
     flat = blk.padded("x", C, x.dtype)  # padded images; the border stays 0
@@ -186,10 +234,11 @@ def _column_blocks(x, blk):
         m = n1 - n0
         blk.interior(flat[:m])[...] = x[n0:n1]
         for i0, i1 in blk.bands:
-            r = i1 - i0
-            cols = _take(buf, (m, C, KH, KW, r, blk.Wq))  # (m, C, KH, KW, r, Wq)
-            cols = blk.columns(flat[:m], i0, i1, cols)
-            yield n0, n1, i0, i1, cols.reshape(m, C * KH * KW, r * blk.Wq)
+            for j0, j1 in blk.spans:
+                r, wc = i1 - i0, j1 - j0
+                cols = _take(buf, (m, C, KH, KW, r, wc))  # (m, C, KH, KW, r, wc)
+                cols = blk.columns(flat[:m], i0, i1, j0, j1, cols)
+                yield n0, n1, i0, i1, j0, j1, cols.reshape(m, C * KH * KW, r * wc)
 
 
 def column_blocks(x, kernel_size, stride=1, padding=0):
@@ -218,7 +267,9 @@ def column_blocks(x, kernel_size, stride=1, padding=0):
     in this thread's scratch memory, shared with `conv2d_forward` and
     `conv2d_backward`: it is overwritten by the next block, so use it before asking
     for the next one, and do not run a convolution of this module in the same thread
-    until the generator is finished.
+    until the generator is finished. Its blocks are whole rows: when one row's columns
+    alone exceed `COLUMN_BLOCK_BYTES` (a huge kernel), the kernels cut it into ranges
+    of output columns, and this generator does not.
 
     Examples
     --------
@@ -231,14 +282,19 @@ def column_blocks(x, kernel_size, stride=1, padding=0):
     >>> ok
     True
     """
-    x = as_float_array(x, "x")
+    x = as_real_array(x, "x")
     check_ndim(x, 4, "x", "(N, C, H, W)")
     kernel = _pair(kernel_size, "kernel_size", 1)
     stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
-    C = x.shape[1]
-    blk = _Blocks(x.shape, kernel, stride, padding, x.dtype.itemsize)
-    ckk = C * kernel[0] * kernel[1]
-    for n0, n1, i0, i1, cols in _column_blocks(x, blk):
+    # Whole rows: this generator does not cut a row into ranges of columns.
+    blk = _Blocks(x.shape, kernel, stride, padding, x.dtype.itemsize, split_rows=False)
+    return _reshaped_blocks(x, blk)  # bad input raised above, not at the first next()
+
+
+def _reshaped_blocks(x, blk):
+    """`_column_blocks` with each block as (n1 - n0, C*KH*KW, i1 - i0, Wq)."""
+    ckk = x.shape[1] * blk.kernel[0] * blk.kernel[1]
+    for n0, n1, i0, i1, _, _, cols in _column_blocks(x, blk):
         yield n0, n1, i0, i1, cols.reshape(n1 - n0, ckk, i1 - i0, blk.Wq)
 
 
@@ -276,8 +332,9 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     Raises
     ------
     ValueError
-        Wrong rank, channel mismatch between `x` and `w`, `b` not (F,), stride < 1,
-        padding < 0, or a kernel larger than the padded input.
+        Wrong rank, channel mismatch between `x` and `w`, `b` not (F,), an empty
+        kernel (KH or KW = 0), stride < 1, padding < 0 or more than (KH - 1, KW - 1),
+        a kernel larger than the padded input, or non-real input.
 
     Notes
     -----
@@ -305,19 +362,20 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     x, w, b, stride, padding = _validate(x, w, b, stride, padding)
     (N, C), F, (KH, KW) = x.shape[:2], w.shape[0], w.shape[2:]
     blk = _Blocks(x.shape, (KH, KW), stride, padding, x.dtype.itemsize)
-    Wo, Wq = blk.Wo, blk.Wq
+    Wo = blk.Wo
     w_mat = w.reshape(F, C * KH * KW)  # rows in the (C, KH, KW) order of the columns
     out = np.empty((N, F, blk.Ho, Wo), dtype=x.dtype)  # (N, F, H', W')
     prod_buf = blk.buffer("prod", F, x.dtype)
-    for n0, n1, i0, i1, cols in _column_blocks(x, blk):  # cols: (m, CKK, r*Wq)
-        m, r = n1 - n0, i1 - i0
-        # (F, CKK) @ (m, CKK, r*Wq) -> (m, F, r*Wq)
-        p = np.matmul(w_mat, cols, out=_take(prod_buf, (m, F, r * Wq)))
-        p = p.reshape(m, F, r, Wq)[..., :Wo]  # drop the columns past the right edge
+    for n0, n1, i0, i1, j0, j1, cols in _column_blocks(x, blk):  # (m, CKK, r*wc)
+        m, r, wc = n1 - n0, i1 - i0, j1 - j0
+        k = min(j1, Wo) - j0  # the block's columns inside the output; then spare ones
+        # (F, CKK) @ (m, CKK, r*wc) -> (m, F, r*wc)
+        p = np.matmul(w_mat, cols, out=_take(prod_buf, (m, F, r * wc)))
+        p = p.reshape(m, F, r, wc)[..., :k]  # drop the columns past the right edge
         if b is None:
-            out[n0:n1, :, i0:i1] = p
+            out[n0:n1, :, i0:i1, j0 : j0 + k] = p
         else:  # bias on the way out
-            np.add(p, b[:, None, None], out=out[n0:n1, :, i0:i1])
+            np.add(p, b[:, None, None], out=out[n0:n1, :, i0:i1, j0 : j0 + k])
     return out, _Cache(x, w, stride, padding)
 
 
@@ -364,44 +422,67 @@ def conv2d_backward(dout, cache):
             "lalib.conv.conv2d_backward)"
         )
     x, w, stride, padding = cache
-    (N, C), F, (KH, KW) = x.shape[:2], w.shape[0], w.shape[2:]
-    blk = _Blocks(x.shape, (KH, KW), stride, padding, x.dtype.itemsize)
-    Ho, Wo, Wq = blk.Ho, blk.Wo, blk.Wq
-    dout = as_float_array(dout, "dout")
+    N, F = x.shape[0], w.shape[0]
+    blk = _Blocks(x.shape, w.shape[2:], stride, padding, x.dtype.itemsize)
+    Ho, Wo = blk.Ho, blk.Wo
+    dout = as_real_array(dout, "dout")
     if dout.shape != (N, F, Ho, Wo):
         raise ValueError(
             f"dout must have the output's shape (N, F, H', W') = {(N, F, Ho, Wo)}, "
             f"got {dout.shape}"
         )
     dout = dout.astype(x.dtype, copy=False)
-    w_mat = w.reshape(F, C * KH * KW)  # (F, CKK)
     db = dout.sum(axis=(0, 2, 3))  # (F,)
+    # With stride 1 the spare columns past the right edge (computed, then dropped) read
+    # pixels of the next row: a NaN or inf there, times the 0 of the spare dout, would
+    # reach dw (and a NaN or inf weight, dx) at entries it never touches. So they are
+    # zeroed when that can happen: for w, a glance at the filters; for x, a pass over
+    # it costs more than the zeroing, so the blocks run again, zeroing, only if dw
+    # comes out non-finite (a NaN or inf in x, or in dout) and x does hold one.
+    spare = blk.Wq > blk.Wo
+    spare_w = spare and not np.isfinite(w).all()
+    dx, dw = _backward_blocks(dout, x, w, blk, False, spare_w)
+    if spare and not np.isfinite(dw).all() and not np.isfinite(x).all():
+        dx, dw = _backward_blocks(dout, x, w, blk, True, spare_w)
+    return dx, dw, db
+
+
+def _backward_blocks(dout, x, w, blk, spare_x, spare_w):
+    """dx and dw of `conv2d_backward`, block by block; `spare_x` and `spare_w` zero
+    the spare stride-1 columns (of the columns, of their gradients) first."""
+    C, (F, _, KH, KW) = x.shape[1], w.shape
+    Ho, Wo = blk.Ho, blk.Wo
+    w_mat = w.reshape(F, C * KH * KW)  # (F, CKK)
     dw_mat = np.zeros((F, C * KH * KW), dtype=x.dtype)  # (F, CKK)
     dx = np.empty(x.shape, dtype=x.dtype)  # (N, C, H, W)
     dflat = blk.padded("dx", C, x.dtype)  # gradient of the padded images, padding too
     dcols_buf = blk.buffer("dcols", C * KH * KW, x.dtype)
     dq_buf = blk.buffer("prod", F, x.dtype)
-    for n0, n1, i0, i1, cols in _column_blocks(x, blk):  # cols: (m, CKK, r*Wq)
-        m, r = n1 - n0, i1 - i0
-        d = _take(dq_buf, (m, F, r, Wq))  # dout of the block, Wq wide
-        d[..., :Wo] = dout[n0:n1, :, i0:i1]
-        d[..., Wo:] = 0  # so the columns past the right edge contribute nothing below
-        d = d.reshape(m, F, r * Wq)  # (m, F, r*Wq)
+    last = blk.spans[-1][1]
+    for n0, n1, i0, i1, j0, j1, cols in _column_blocks(x, blk):  # (m, CKK, r*wc)
+        m, r, wc = n1 - n0, i1 - i0, j1 - j0
+        k = min(j1, Wo) - j0  # the block's columns inside the output; then spare ones
+        d = _take(dq_buf, (m, F, r, wc))  # dout of the block, wc wide
+        d[..., :k] = dout[n0:n1, :, i0:i1, j0 : j0 + k]
+        d[..., k:] = 0  # so the columns past the right edge contribute nothing below
+        d = d.reshape(m, F, r * wc)  # (m, F, r*wc)
+        if spare_x and k < wc:  # ... not even 0 * NaN: they read the next row's pixels
+            cols.reshape(m, C * KH * KW, r, wc)[..., k:] = 0  # a strided write
         # out[n] = w_mat @ cols[n], so dw_mat = sum_n dout[n] @ cols[n].T
-        for k in range(m):
-            dw_mat += d[k] @ cols[k].T  # (F, r*Wq) @ (r*Wq, CKK), a transposed view
+        for n in range(m):
+            dw_mat += d[n] @ cols[n].T  # (F, r*wc) @ (r*wc, CKK), a transposed view
         # ... and dcols[n] = w_mat.T @ dout[n], folded back onto the pixels (col2im).
-        dc = _take(dcols_buf, (m, C * KH * KW, r * Wq))
-        dc = np.matmul(w_mat.T, d, out=dc)  # (CKK, F) @ (m, F, r*Wq) -> (m, CKK, r*Wq)
-        dc = dc.reshape(m, C, KH, KW, r, Wq)  # (m, C, KH, KW, r, Wq)
-        if i0 == 0:
+        dc = _take(dcols_buf, (m, C * KH * KW, r * wc))
+        dc = np.matmul(w_mat.T, d, out=dc)  # (CKK, F) @ (m, F, r*wc) -> (m, CKK, r*wc)
+        dc = dc.reshape(m, C, KH, KW, r, wc)  # (m, C, KH, KW, r, wc)
+        if spare_w and k < wc:
+            dc[..., k:] = 0  # w_mat.T @ 0 is NaN where w is: keep it off the pixels
+        if i0 == 0 and j0 == 0:
             dflat[:m] = 0  # a new group of images
-        for u in range(KH):
-            for v in range(KW):
-                blk.window(dflat[:m], u, v, i0, i1)[...] += dc[:, :, u, v]
-        if i1 == Ho:  # the group's last band: its images are complete
+        blk.fold(dflat[:m], dc, i0, i1, j0, j1)
+        if i1 == Ho and j1 == last:  # the group's last block: its images are complete
             dx[n0:n1] = blk.interior(dflat[:m])  # drop the padding
-    return dx, dw_mat.reshape(w.shape), db
+    return dx, dw_mat.reshape(w.shape)
 
 
 def conv2d(x, w, b=None, stride=1, padding=0):
