@@ -26,6 +26,12 @@ import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
+# Stored in every chapter, so a reader's Jupyter opens it with Python 3 without asking.
+KERNELSPEC = {
+    "display_name": "Python 3 (ipykernel)",
+    "language": "python",
+    "name": "python3",
+}
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 
@@ -80,6 +86,7 @@ def execute(path):
                 out["execution_count"] = n
         cell.metadata.pop("execution", None)
     nb = stable_widget_ids(nb, path.name)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nbformat.validate(nb)
     nbformat.write(nb, path)
 

@@ -121,6 +121,11 @@ class TestChapter:
                 f"{path.name}: no module {name}"
             )
 
+    def test_names_its_kernel(self, path):
+        # A downloaded chapter opens in the reader's Jupyter without a kernel prompt.
+        kernelspec = _load(path)["metadata"].get("kernelspec", {})
+        assert kernelspec.get("name") == "python3", f"{path.name}: {kernelspec}"
+
     def test_size(self, path):
         assert path.stat().st_size < MAX_BYTES, (
             f"{path.name} is {path.stat().st_size} bytes"
