@@ -7,25 +7,12 @@ answer gets a hint about the usual slip: a multiply-add counted as one FLOP, num
 counted instead of bytes, the input size used for the output's.
 """
 
-import numbers
-
 import numpy as np
 
 from lalib import conv
-from lalib.exercises import Check
+from lalib.exercises import Check, reader_number
 
 MIB = 2**20  # bytes in a MiB
-
-
-def _number(value):
-    """`value` as a finite float, or None if it is not one number."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real | np.ndarray):
-        return None
-    try:
-        value = float(np.asarray(value, dtype=float).reshape(()))
-    except (TypeError, ValueError):
-        return None
-    return value if np.isfinite(value) else None
 
 
 def _close(a, b, rtol=2e-3):
@@ -78,7 +65,7 @@ def check_conv_costs(flops, columns_mib):
         MiB of its im2col column matrix in float32.
     """
     right_flops, right_mib = conv_costs()
-    flops, columns_mib = _number(flops), _number(columns_mib)
+    flops, columns_mib = reader_number(flops), reader_number(columns_mib)
     if flops is None or columns_mib is None:
         return Check(False, "give two numbers: the FLOPs and the columns' MiB")
     e = EXERCISE1
@@ -156,13 +143,13 @@ def check_intensity(intensity, smallest_batch, ridge):
     ridge : float
         The ridge point (FLOP per byte) of the machine the chapter's results come from.
     """
-    ridge = _number(ridge)
+    ridge = reader_number(ridge)
     if ridge is None or ridge <= 0:
         return Check(False, "pass the chapter's ridge point (a positive number)")
     for N in (1, 7, 64, 1000):
         right = gemm_intensity(N)
         try:
-            given = _number(intensity(N))
+            given = reader_number(intensity(N))
         except Exception as exc:  # the reader's code: report, do not crash the notebook
             return Check(False, f"intensity({N}) raised {type(exc).__name__}: {exc}")
         if given is None:
@@ -189,7 +176,7 @@ def check_intensity(intensity, smallest_batch, ridge):
     n = 1
     while gemm_intensity(n) < ridge:
         n += 1
-    value = _number(smallest_batch)
+    value = reader_number(smallest_batch)
     if value is None or value != int(value):
         return Check(False, "intensity is right; give smallest_batch as a whole number")
     if int(value) != n:
@@ -241,7 +228,7 @@ def check_attention_costs(gflop, scores_mib, tile_mib):
         against a block of keys, for every sequence and head.
     """
     right_gflop, right_scores, right_tile = attention_costs()
-    answers = [_number(v) for v in (gflop, scores_mib, tile_mib)]
+    answers = [reader_number(v) for v in (gflop, scores_mib, tile_mib)]
     if None in answers:
         return Check(False, "give three numbers: GFLOP, the scores' MiB, a tile's MiB")
     gflop, scores_mib, tile_mib = answers

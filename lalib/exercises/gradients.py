@@ -10,15 +10,7 @@ import numpy as np
 
 from lalib import gradcheck, linear, losses, mlp
 from lalib.activations import softmax
-from lalib.exercises import Check
-
-
-def _float_array(value):
-    """`value` as a float ndarray, or None if it is not an array of real numbers."""
-    try:
-        return np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return None
+from lalib.exercises import Check, reader_array
 
 
 def _call(fn, *args):
@@ -60,7 +52,7 @@ def check_outer_product_gradient(dL_dW):
         In the column form: entry ``[j, i]`` is dL/dW_ji.
     """
     expected = exercise1_gradient()
-    got = _float_array(dL_dW)
+    got = reader_array(dL_dW)
     if got is None:
         return Check(False, "give dL/dW as a 2 x 3 array of numbers")
     W, b, x, t = (EXERCISE1[k] for k in ("W", "b", "x", "t"))
@@ -126,7 +118,7 @@ def check_softmax_ce_gradient(my_grad):
         got, error = _call(my_grad, scores, labels)
         if error is not None:
             return Check(False, f"{case}: {error.message}")
-        got = _float_array(got)
+        got = reader_array(got)
         if got is None or got.shape != expected.shape:
             shape = None if got is None else got.shape
             return Check(False, f"{case}: the gradient must be (N, K), got {shape}")
@@ -193,7 +185,7 @@ def check_two_layer_backward(my_backward):
         if error is not None:
             return Check(False, f"{case}: {error.message}")
         try:
-            got = [_float_array(g) for g in got]
+            got = [reader_array(g) for g in got]
         except TypeError:
             got = []
         if len(got) != 4 or any(g is None for g in got):
@@ -277,7 +269,7 @@ def check_quadratic_gradient(my_grad):
         got, error = _call(my_grad, A, x)
         if error is not None:
             return Check(False, f"{case}: {error.message}")
-        got = _float_array(got)
+        got = reader_array(got)
         if got is None or got.shape != (n,):
             shape = None if got is None else got.shape
             return Check(

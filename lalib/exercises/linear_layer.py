@@ -10,16 +10,7 @@ computed here with `lalib.linear` (a real `LinearLayer`, `linear_forward` and
 import numpy as np
 
 from lalib import linear
-from lalib.exercises import Check
-
-
-def _float_array(value):
-    """`value` as a float ndarray, or None if it is not an array of real numbers."""
-    try:
-        a = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return a
+from lalib.exercises import Check, reader_array
 
 
 def _shape_tuple(value):
@@ -186,7 +177,7 @@ def check_linear_backward(my_backward):
         if len(got) != 3:
             return Check(False, f"return three arrays (dx, dW, db), got {len(got)}")
         for name, like, g, e in zip(("dx", "dW", "db"), ("x", "W", "b"), got, expected):
-            g = _float_array(g)
+            g = reader_array(g)
             if g is None:
                 return Check(False, f"{case}: {name} is not an array of numbers")
             if g.shape != e.shape:
@@ -231,7 +222,7 @@ def check_bias_as_weight(augment):
             x_aug, W_aug = result
         except Exception as exc:  # the reader's code: report, do not crash the notebook
             return Check(False, f"{case}: {type(exc).__name__}: {exc}")
-        x_aug, W_aug = _float_array(x_aug), _float_array(W_aug)
+        x_aug, W_aug = reader_array(x_aug), reader_array(W_aug)
         if x_aug is None or W_aug is None:
             return Check(False, "return two arrays, x_aug and W_aug")
         if x_aug.shape != (N, D + 1):

@@ -5,23 +5,10 @@ one-line verdict when shown). The right answers are computed here with `lalib.op
 and `lalib.decomp`, never typed in; a wrong answer gets a hint about the usual slip.
 """
 
-import numbers
-
 import numpy as np
 
 from lalib import data, decomp, optim
-from lalib.exercises import Check
-
-
-def _number(value):
-    """`value` as a finite float, or None if it is not one number."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real | np.ndarray):
-        return None
-    try:
-        value = float(np.asarray(value, dtype=float).reshape(()))
-    except (TypeError, ValueError):
-        return None
-    return value if np.isfinite(value) else None
+from lalib.exercises import Check, reader_number
 
 
 def _order(x):
@@ -78,7 +65,7 @@ def check_learning_rates(lr_limit, lr_best):
     A = regression_hessian()
     lam = np.linalg.eigvalsh(A)  # (3,) ascending
     limit, best = 2 / lam[-1], 2 / (lam[0] + lam[-1])
-    lr_limit, lr_best = _number(lr_limit), _number(lr_best)
+    lr_limit, lr_best = reader_number(lr_limit), reader_number(lr_best)
     if lr_limit is None or lr_best is None:
         return Check(False, "give two positive numbers: lr_limit and lr_best")
     if not _close(lr_limit, limit):
@@ -156,7 +143,7 @@ def check_components(k):
     X, y = data.load_digits()
     digit, fraction = EXERCISE2["digit"], EXERCISE2["fraction"]
     right, cumulative = _components_needed(X[y == digit], fraction)
-    value = _number(k)
+    value = reader_number(k)
     if value is None or value != int(value):
         return Check(False, "give k as a whole number of components")
     k = int(value)
