@@ -1,4 +1,4 @@
-"""Display code for the book: figures, kernel-free players and browser widgets.
+"""Display code for the book: figures and kernel-free players.
 
 Everything here draws or shows; nothing computes what a chapter teaches. The numbers
 come from the kernel modules (`lalib.conv`, `lalib.attention`, ...) or, for chapter 7,
@@ -11,7 +11,8 @@ from `benchmarks.report`, and are passed in.
   book without a kernel.
 - One module of pictures per chapter: `plane` (chapter 1), `conv` (2), `attention`
   (3), `layers` (4 and 5), `why` (6), `engine` (7).
-- Browser widgets (controls that run without Python at all) are coming here too.
+- Browser widgets (figures that recompute in the page, without Python) will live here
+  too.
 
 This package needs the ``book`` extra (matplotlib, ipywidgets). Nothing in the kernel
 modules imports it, so ``import lalib.conv`` still needs NumPy alone
