@@ -13,14 +13,11 @@ installed wheel can provide lalib. pip needs PyPI or a warm pip cache. It is mar
 site and run in `make unit`.
 """
 
-import functools
-import http.server
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
 import time
 import tomllib
 import urllib.request
@@ -100,11 +97,6 @@ def test_the_wheel_ships_chapter_7s_reference_results():
 # ------------------------------------------------------------ the reader's whole path
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 class _Links(HTMLParser):
     """Every <a href> of a page, with its classes."""
 
@@ -143,15 +135,8 @@ def _one(urls, what):
 
 
 @pytest.fixture(scope="module")
-def site():
-    if not (SITE / "index.html").exists():
-        pytest.fail(f"no built book at {SITE}: run `make build` first")
-    handler = functools.partial(_QuietHandler, directory=str(SITE))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+def site(served_book):
+    return served_book  # tests/conftest.py serves the built book
 
 
 # Run inside the reader's virtualenv: execute the chapter as downloaded, then one more

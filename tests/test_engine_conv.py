@@ -14,25 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from conv_cases import CASES, IDS  # the shapes of tests/test_conv.py
 
 from lalib import conv
 from lalib.engine import conv as engine
-
-# (N, C, H, W, F, KH, KW, stride, padding): the shapes of tests/test_conv.py.
-CASES = [
-    (1, 1, 5, 5, 1, 3, 3, 1, 0),
-    (2, 3, 7, 6, 4, 3, 2, 2, 1),
-    (1, 2, 6, 8, 3, 2, 3, 1, (1, 2)),  # the most padding a 2x3 kernel allows
-    (3, 1, 9, 9, 2, 3, 3, 3, 0),
-    (2, 2, 5, 7, 2, 1, 1, 2, 0),
-    (1, 3, 4, 4, 2, 4, 4, 1, 0),  # kernel = whole image: a 1x1 output
-    (2, 2, 3, 3, 3, 5, 5, 1, 1),  # kernel = whole padded image
-    (2, 1, 6, 7, 2, 2, 3, (2, 1), (0, 2)),
-    (1, 4, 8, 5, 3, 3, 3, 2, 2),  # stride that does not divide the padded size
-]
-IDS = [
-    f"N{c[0]}C{c[1]}H{c[2]}W{c[3]}F{c[4]}K{c[5]}x{c[6]}s{c[7]}p{c[8]}" for c in CASES
-]
 
 # Block sizes that force every way of cutting a batch: one output row per block, a few
 # uneven bands per image, groups of images with a smaller last group, the whole batch.

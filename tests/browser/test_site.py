@@ -18,10 +18,7 @@ A full-page screenshot of each page is saved under _build/screenshots/ for peopl
 look at.
 """
 
-import functools
-import http.server
 import os
-import threading
 import urllib.request
 from html.parser import HTMLParser
 from pathlib import Path
@@ -71,21 +68,9 @@ JS_PROSE = """() => {
 }"""
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
-def server():
-    if not (SITE / "index.html").exists():
-        pytest.fail(f"no built book at {SITE}: run `make build` first")
-    handler = functools.partial(_QuietHandler, directory=str(SITE))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+def server(served_book):
+    return served_book  # tests/conftest.py serves the built book
 
 
 @pytest.fixture(scope="module")
