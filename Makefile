@@ -1,12 +1,13 @@
 # The two commands a newcomer needs (see README):
 #   make book   set up, then build the static book into _build/html (make serve to view it)
-#   make test   set up, then run every check: ruff, lalib tests, nbval, the -W build, the browser
-#               test, and a reader's run of a chapter downloaded from the built site
+#   make test   set up, then run every check: ruff, lalib tests, the browser math against lalib
+#               (node --test), nbval, the -W build, the browser tests of the static site, an
+#               explorable driven in JupyterLab, and a reader's run of a downloaded chapter
 SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: book serve test setup setup-test lint unit nbval build browser download notebooks bench clean
+.PHONY: book serve test setup setup-test lint unit node nbval build browser lab download notebooks bench clean
 
 book: setup build
 	@echo "Built _build/html (with lalib's wheel for readers). Open _build/html/index.html, or run 'make serve' for http://127.0.0.1:$(PORT)/"
@@ -14,7 +15,7 @@ book: setup build
 serve: book
 	$(PY) -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
-test: setup-test lint unit nbval build browser download
+test: setup-test lint unit node nbval build browser lab download
 
 setup:
 	@scripts/setup.sh
@@ -30,7 +31,13 @@ lint:
 
 # lalib's unit and property tests, plus the examples in its docstrings.
 unit:
-	$(PY) -m pytest tests lalib benchmarks --doctest-modules -m "not browser and not download" -q
+	$(PY) -m pytest tests lalib benchmarks --doctest-modules -m "not browser and not download and not lab" -q
+
+# The explorables' browser math (lalib/display/js/lamath.js) against lalib: lalib writes
+# fixtures from seeded random inputs, node's built-in test runner checks the JavaScript.
+node:
+	$(PY) tests/js/write_fixtures.py _build/js-fixtures
+	LAMATH_FIXTURES=_build/js-fixtures node --test tests/js/
 
 # Re-run every chapter and compare with its stored outputs (strict mode, not --nbval-lax).
 nbval:
@@ -46,6 +53,11 @@ build:
 
 browser:
 	$(PY) -m pytest tests/browser -m browser -q
+
+# JupyterLab on 127.0.0.1 driven by Chromium: run a chapter, move an explorable's control,
+# read the synced value back in Python.
+lab:
+	$(PY) -m pytest tests/lab -m lab -q
 
 # A reader's path (about a minute): download the wheel, requirements-reader.txt and
 # chapter 1 from the built site over HTTP, install them in a fresh virtualenv (PyPI or

@@ -50,6 +50,8 @@ if [ "$(cat "$jstamp" 2>/dev/null)" != "$jwant" ] || [ ! -d vendor ]; then
   cp node_modules/requirejs/require.js vendor/require.js
   hm=node_modules/@jupyter-widgets/html-manager/dist
   cp "$hm/embed-amd.js" "$hm"/*.woff* "$hm"/*.ttf "$hm"/*.eot "$hm"/*.svg vendor/jupyter-widgets/
+  # anywidget's front end (an AMD module); require-config.js maps "anywidget" to it.
+  mkdir -p vendor/anywidget && cp node_modules/anywidget/dist/index.js vendor/anywidget/index.js
   echo "$jwant" > "$jstamp"
 fi
 
