@@ -60,11 +60,10 @@ def test_reader_pins_are_the_tested_versions():
     reader, tested = _pins(READER_REQUIREMENTS), _pins(ROOT / "requirements.txt")
     assert "jupyterlab" in reader, "readers open the chapters in JupyterLab"
     for name, version in reader.items():
-        if name != "jupyterlab":  # the only one the book's own environment lacks
-            assert tested.get(name) == version, (
-                f"requirements-reader.txt pins {name}=={version}, "
-                f"requirements.txt {tested.get(name)}"
-            )
+        assert tested.get(name) == version, (
+            f"requirements-reader.txt pins {name}=={version}, "
+            f"requirements.txt {tested.get(name)}"
+        )
 
 
 def test_reader_pins_cover_lalib_and_its_book_extra():

@@ -3,7 +3,7 @@
 Every kernel module (every ``lalib/**/*.py`` outside ``lalib/display/`` and
 ``lalib/exercises/``, found on disk so that a new module is covered without editing
 this file) is imported in a fresh interpreter, which must then hold no matplotlib, no
-ipywidgets and nothing of ``lalib.display`` or ``lalib.exercises``.
+ipywidgets, no anywidget and nothing of ``lalib.display`` or ``lalib.exercises``.
 """
 
 import importlib.util
@@ -19,7 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LALIB = ROOT / "lalib"
 BOOK_ONLY = ("display", "exercises")  # subpackages that need the `book` extra
-FORBIDDEN = ("matplotlib", "ipywidgets", "lalib.display", "lalib.exercises")
+FORBIDDEN = ("matplotlib", "ipywidgets", "anywidget", "lalib.display", "lalib.exercises")
 
 #: The flat module names that moved into lalib.display and lalib.exercises.
 OLD_NAMES = {
