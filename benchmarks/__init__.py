@@ -13,4 +13,11 @@ It prints a markdown table and writes ``benchmarks/results/local-latest.json`` a
 
 PyTorch is optional: without it the torch columns stay empty and the results say why.
 `benchmarks.harness` holds the measuring machinery, `benchmarks.cases` what is measured.
+
+`benchmarks.redraw` is separate, because it needs a built book and Chromium: how long
+an explorable takes to redraw after a reader's input, against one animation frame::
+
+    .venv/bin/python -m benchmarks.redraw [SITE]       # _build/html or $BOOK_SITE
+
+It writes ``benchmarks/results/local-redraw.json`` and ``.md``.
 """

@@ -120,11 +120,30 @@ export function attention(Q, K, V, { scale = null, mask = null, causal = false }
     m = m === null ? c : c.map((r, i) => r.map((v, j) => v && m[i][j]));
   }
   const weights = softmaxRows(scores, m);
-  return { scores, weights, out: matmul(weights, V) };
+  if (m === null) return { scores, weights, out: matmul(weights, V) };
+  // As lalib: a masked key gets weight exactly 0 (also in a NaN row) and its value is
+  // not read, so a NaN or inf value that a query may not see cannot reach its output
+  // (0 * NaN would be NaN).
+  const P = weights.map((r, i) => r.map((v, j) => (m[i][j] ? v : 0)));
+  const dv = V.length ? V[0].length : 0;
+  const out = P.map((r, i) => {
+    const o = new Array(dv).fill(0);
+    r.forEach((p, j) => {
+      if (m[i][j]) for (let t = 0; t < dv; t++) o[t] += p * V[j][t];
+    });
+    return o;
+  });
+  return { scores, weights: P, out };
 }
 
-/** Output size along one axis: floor((n + 2 padding - k) / stride) + 1 (lalib.conv.output_size). */
+/**
+ * Output size along one axis: floor((n + 2 padding - k) / stride) + 1 (lalib.conv.output_size,
+ * which also refuses a padding beyond k - 1 or a kernel larger than the padded input).
+ */
 export function outputSize(n, k, stride = 1, padding = 0) {
+  if (padding > k - 1) {
+    throw new Error(`outputSize: padding ${padding} must be at most ${k - 1} for a kernel of ${k} (more only adds windows of zeros)`);
+  }
   const span = n + 2 * padding - k;
   if (span < 0) {
     throw new Error(`outputSize: a kernel of ${k} does not fit an input of ${n} with padding ${padding}`);
@@ -205,22 +224,20 @@ export function toeplitzRow(w, [C, H, W], i, j, { stride = 1, padding = 0 } = {}
  */
 export function eigSym2(A) {
   const [a, b, d] = [A[0][0], (A[0][1] + A[1][0]) / 2, A[1][1]];
+  if (b === 0) {
+    // diagonal (c I included): the standard basis, the smaller diagonal entry first
+    return a <= d ? { values: [a, d], vectors: [[1, 0], [0, 1]] } : { values: [d, a], vectors: [[0, 1], [1, 0]] };
+  }
   const mid = (a + d) / 2;
   const r = Math.hypot((a - d) / 2, b);
   const values = [mid - r, mid + r];
-  const vectors = values.map((lam, k) => {
-    // (A - lam I) v = 0: take the longer of the two candidate vectors for stability.
-    let v1 = [b, lam - a];
-    let v2 = [lam - d, b];
-    let v = Math.hypot(...v1) >= Math.hypot(...v2) ? v1 : v2;
-    let n = Math.hypot(...v);
-    if (n === 0) v = k === 0 ? [1, 0] : [0, 1], (n = 1); // A = c I: any basis
-    v = v.map((t) => t / n);
-    const big = Math.abs(v[0]) >= Math.abs(v[1]) ? v[0] : v[1];
-    return big < 0 ? v.map((t) => -t) : v;
-  });
-  if (r === 0) return { values, vectors: [[1, 0], [0, 1]] };
-  return { values, vectors };
+  // The rotation by t that diagonalises A (tan 2t = 2b / (a - d)): its columns are the
+  // eigenvectors, exactly orthogonal and accurate even when the eigenvalues nearly meet.
+  const t = Math.atan2(2 * b, a - d) / 2;
+  // Orient: the larger entry positive, the first on a tie (within rounding: cos and sin
+  // of pi/4 differ in the last bit).
+  const orient = (v) => ((Math.abs(v[0]) >= Math.abs(v[1]) - 1e-15 ? v[0] : v[1]) < 0 ? v.map((x) => -x) : v);
+  return { values, vectors: [orient([-Math.sin(t), Math.cos(t)]), orient([Math.cos(t), Math.sin(t)])] };
 }
 
 /** f(x) = 1/2 x^T A x - b^T x (lalib.optim.quadratic_loss). */
