@@ -55,7 +55,22 @@ def test_conv_breakdown_player_has_a_frame_per_problem():
         "64x64": ({"loops": 500.0, "Toeplitz": np.nan, "im2col": 1.0}, "large"),
     }
     player = engine.conv_breakdown_player(breakdowns)
-    assert set(player.frames) == {("8x8",), ("64x64",)}
+    assert player.axes == [
+        {"name": "image size", "labels": ["8x8", "64x64"], "ordered": True}
+    ]
+    assert player.kind == "bars" and player.play == "image size"
+    bars = player.charts[1]["bars"]
+    assert [(name, t) for name, t, _ in bars] == [
+        ("loops", 500.0),
+        ("Toeplitz", None),  # not run: no bar
+        ("im2col", 1.0),
+    ]
+    assert player.alts[1] == (
+        "Bar chart of the time of each method, large: "
+        "loops 500 ms; Toeplitz not run; im2col 1 ms."
+    )
+    player.index = [1]
+    assert repr(player).endswith("showing image size = 64x64: " + player.alts[1])
     fig, ax = new_figure()
     engine.plot_conv_breakdown(ax, *breakdowns["64x64"])
     assert [t.get_text() for t in ax.texts] == [" 500 ms", " not run", " 1 ms"]

@@ -18,8 +18,10 @@ class _Demo(Explorable):
         return f"Demo with W = {self.W.tolist()}"
 
 
-def test_bundle_inlines_each_dependency_once_before_its_importers(tmp_path, monkeypatch):
-    (tmp_path / "a.js").write_text('export const A = 1;\n')
+def test_bundle_inlines_each_dependency_once_before_its_importers(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "a.js").write_text("export const A = 1;\n")
     (tmp_path / "b.js").write_text('import { A } from "./a.js";\nexport const B = A;\n')
     (tmp_path / "c.js").write_text(
         'import { A } from "./a.js";\nimport { B } from "./b.js";\n'

@@ -1,115 +1,88 @@
-"""lalib.display.layers: the pictures of chapters 4 and 5 are legible and to scale."""
-
-import itertools
+"""lalib.display.layers: the shapes explorer agrees with lalib, the training player
+holds its numbers."""
 
 import numpy as np
 import pytest
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.patches import Rectangle
 
+from lalib import linear
 from lalib.display import layers
 
 
-def _text_boxes(fig):
-    """Window extents of every non-empty text of `fig` (figure texts and axes texts)."""
-    canvas = FigureCanvasAgg(fig)  # a bare Figure has no canvas that draws
-    canvas.draw()  # applies the equal aspect, which moves the texts
-    renderer = canvas.get_renderer()
-    texts = list(fig.texts)
-    for ax in fig.axes:
-        texts += ax.texts + [ax.title]
-        if ax.axison:  # an axes turned off draws no tick labels
-            texts += ax.get_xticklabels() + ax.get_yticklabels()
-    return [
-        (t.get_text(), t.get_window_extent(renderer))
-        for t in texts
-        if t.get_visible() and t.get_text().strip()
-    ]
+def test_shapes_explorer_defaults_are_the_chapter_example():
+    ex = layers.ShapesExplorer()
+    assert (ex.N, ex.D, ex.M) == (4, 3, 2)
+    assert ex.shapes["out"] == (4, 2) and ex.shapes["grad_bias"] == (2,)
+    assert ex.multiply_adds == {"out": 24, "grad_input": 24, "grad_weights": 24}
 
 
-def _overlaps(fig):
-    boxes = _text_boxes(fig)
-    return [
-        (a, b)
-        for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2)
-        if box_a.overlaps(box_b)
-    ]
-
-
-@pytest.mark.parametrize("n, d, m", [(4, 3, 3), (1, 1, 1), (4, 3, 2), (2, 1, 3)])
-def test_layer_shapes_figure_has_no_overlapping_text(n, d, m):
-    fig = layers.layer_shapes_figure(n, d, m, limits=(4, 3, 3))
-    assert _overlaps(fig) == []
-    # every text stays inside the figure
-    width, height = fig.canvas.get_width_height()
-    for text, box in _text_boxes(fig):
-        assert box.x0 >= 0 and box.y0 >= 0, text
-        assert box.x1 <= width and box.y1 <= height, text
-
-
-def test_layer_shapes_frames_share_one_size_and_fit_a_phone():
-    sizes = {
-        tuple(layers.layer_shapes_figure(n, d, m, limits=(4, 3, 3)).get_size_inches())
-        for n, d, m in [(1, 1, 1), (4, 3, 3), (2, 3, 1)]
-    }
-    assert len(sizes) == 1  # frames of a player line up
-    ((width, _),) = sizes
-    # at the player's 80 dpi the frame is at most 390 px wide, so a phone shows it
-    # unscaled and 11-point text stays about 12 px tall
-    assert width * 80 <= 390
-
-
-def test_layer_shapes_are_drawn_to_scale():
-    fig = layers.layer_shapes_figure(4, 3, 2)
-    ax = fig.axes[0]
-    sizes = sorted(
-        (p.get_height(), p.get_width()) for p in ax.patches if isinstance(p, Rectangle)
-    )
-    # x, W, b, out; x.T, g, grad_weights; g, W.T, grad_input; g, grad_bias
-    expected = [(4, 3), (3, 2), (1, 2), (4, 2)]
-    expected += [(3, 4), (4, 2), (3, 2), (4, 2), (2, 3), (4, 3), (4, 2), (1, 2)]
-    assert sizes == sorted(expected)
-    headings = [t.get_text() for t in ax.texts if t.get_fontweight() == "bold"]
-    assert headings == [
-        "forward:  out = x @ W + b",
-        "grad_weights = x.T @ g  (shape of W)",
-        "grad_input = g @ W.T  (shape of x)",
-        "grad_bias = g.sum(axis=0)  (shape of b)",
-    ]
-
-
-def test_layer_shapes_player_opens_on_the_requested_sizes():
-    player = layers.layer_shapes_player(
-        d_sizes=(1, 3), m_sizes=(2,), n_sizes=(1, 4), start=dict(D=3, N=4)
-    )
-    sliders = [c if hasattr(c, "index") else c.children[1] for c in player.children[:3]]
-    assert [s.value for s in sliders] == ["3", "2", "4"]
-    assert len(player.frames) == 4
-    with pytest.raises(ValueError):
-        layers.layer_shapes_player(d_sizes=(1, 2), start=dict(D=5))
-
-
-def test_training_figure_is_legible():
+@pytest.mark.parametrize("n, d, m", [(1, 1, 1), (4, 3, 2), (2, 7, 5), (8, 8, 8)])
+def test_shapes_explorer_matches_the_layer(n, d, m):
+    """Every shape drawn is the shape lalib's forward and backward passes produce."""
     rng = np.random.default_rng(0)
-    images = rng.uniform(size=(5, 64))
-    probs = rng.dirichlet(np.ones(10), size=5)
-    fig = layers.training_figure(images, np.arange(5), probs, 3, 0.9)
-    assert _overlaps(fig) == []
-    bars = fig.axes[5:]  # the second row: one bar chart per digit
-    # the probability scale is labelled once, on the first chart of the row
-    labelled = [[t.get_text() for t in ax.get_yticklabels()] for ax in bars]
-    assert labelled[0] == ["0.0", "0.5", "1.0"]
-    assert all(not any(label for label in labels) for labels in labelled[1:])
-    sizes = {t.get_fontsize() for ax in bars for t in ax.get_xticklabels()}
-    assert min(sizes) >= 9
+    ex = layers.ShapesExplorer(N=n, D=d, M=m)
+    x, W, b = rng.standard_normal((n, d)), rng.standard_normal((d, m)), np.zeros(m)
+    out, cache = linear.linear_forward(x, W, b)
+    g = np.ones_like(out)
+    dx, dW, db = linear.linear_backward(g, cache)
+    arrays = dict(x=x, W=W, b=b, out=out, g=g, grad_input=dx, grad_weights=dW)
+    arrays["grad_bias"] = db
+    assert ex.shapes == {k: v.shape for k, v in arrays.items()}
+    assert ex.multiply_adds["out"] == x.shape[1] * out.size
+    assert ex.multiply_adds["grad_input"] == g.shape[1] * dx.size
+    assert ex.multiply_adds["grad_weights"] == x.shape[0] * dW.size
 
 
-def test_training_player_shows_frames_at_their_own_size():
+def test_shapes_explorer_rejects_sizes_out_of_range():
+    with pytest.raises(ValueError, match="N must be from 1 to 8, got 0"):
+        layers.ShapesExplorer(N=0)
+    ex = layers.ShapesExplorer()
+    with pytest.raises(ValueError, match="M must be from 1 to 8, got 9"):
+        ex.M = 9
+    assert ex.M == 2
+
+
+def test_shapes_explorer_describes_its_state():
+    assert repr(layers.ShapesExplorer(N=4, D=3, M=2)) == (
+        "ShapesExplorer with N=4, D=3, M=2: out (4, 2) = x (4, 3) @ W (3, 2) + b (2,); "
+        "24 multiply-adds forward, 48 backward"
+    )
+
+
+def test_shapes_explorer_bundles_its_module_and_syncs():
+    ex = layers.ShapesExplorer()
+    assert "shapes.js" in ex._esm and "function shapeText" in ex._esm
+    assert "la-term-shape" in ex._css and ".la-explorable" in ex._css
+    state = ex.get_state()
+    assert (state["N"], state["D"], state["M"]) == (4, 3, 2)
+    ex.set_state({"N": 6, "D": 1, "M": 5})
+    assert (ex.N, ex.D, ex.M) == (6, 1, 5)
+    assert ex.shapes["grad_weights"] == (1, 5)
+
+
+def test_training_player_draws_each_epoch_from_its_numbers():
     rng = np.random.default_rng(1)
     images = rng.uniform(size=(5, 64))
     snapshots = {e: (rng.dirichlet(np.ones(10), size=5), 0.5) for e in (0, 1)}
-    player = layers.training_player(snapshots, images, np.arange(5), dpi=80)
-    frame = next(iter(player.frames.values()))
-    width = int.from_bytes(frame[16:20], "big")  # the PNG header's width
-    image = player.children[-1].children[0]  # the first frame's Image widget
-    assert image.layout.width == f"{width}px"
+    player = layers.training_player(snapshots, images, np.arange(5))
+    assert player.kind == "digits" and player.play == "epoch"
+    assert player.axes == [{"name": "epoch", "labels": ["0", "1"], "ordered": True}]
+    assert np.allclose(player.shared["digits"], images, atol=0.005)
+    assert player.shared["labels"] == [0, 1, 2, 3, 4]
+    assert np.allclose(player.charts[1]["probs"], snapshots[1][0], atol=5e-4)
+    assert player.charts[1]["title"] == "after 1 epochs: test accuracy 50.0 %"
+    assert player.selection == {"epoch": "0"}
+    assert player.alts[1].startswith("After 1 epochs, test accuracy 50.0 %. 5 test")
+    p = np.round(snapshots[1][0][2], 3)
+    assert (
+        f"true 2, guess {int(np.argmax(p))} with probability {p.max():.2f}"
+        in player.alts[1]
+    )
+    assert "function digitsChart" in player._esm
+
+
+def test_training_player_rejects_mismatched_inputs():
+    snapshots = {0: (np.full((2, 10), 0.1), 0.5)}
+    with pytest.raises(ValueError, match=r"got \(3, 64\) for 2 labels"):
+        layers.training_player(snapshots, np.zeros((3, 64)), [0, 1])
+    with pytest.raises(ValueError, match=r"epoch 0: probabilities of shape \(2, 10\)"):
+        layers.training_player(snapshots, np.zeros((3, 64)), [0, 1, 2])

@@ -19,7 +19,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LALIB = ROOT / "lalib"
 BOOK_ONLY = ("display", "exercises")  # subpackages that need the `book` extra
-FORBIDDEN = ("matplotlib", "ipywidgets", "anywidget", "lalib.display", "lalib.exercises")
+FORBIDDEN = (
+    "matplotlib",
+    "ipywidgets",
+    "anywidget",
+    "lalib.display",
+    "lalib.exercises",
+)
 
 #: The flat module names that moved into lalib.display and lalib.exercises.
 OLD_NAMES = {

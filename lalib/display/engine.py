@@ -8,8 +8,7 @@ chapter shows stored numbers and a reader can re-run the suite and re-plot.
 
 import numpy as np
 
-from lalib.display.figures import new_figure
-from lalib.display.players import precomputed_player
+from lalib.display.players import FramePlayer
 
 #: Colours of the ways to convolve, in the order the chapter teaches them (loops,
 #: Toeplitz, im2col, GEMM alone); series are coloured in the order they are passed.
@@ -167,33 +166,82 @@ def plot_conv_breakdown(ax, times, title):
     ax.set_title(title)
 
 
+#: `METHOD_COLOURS` as CSS colours, for the bars the browser draws.
+_CSS_COLOURS = {
+    "tab:red": "#d62728",
+    "tab:orange": "#ff7f0e",
+    "tab:blue": "#1f77b4",
+    "tab:green": "#2ca02c",
+}
+
+
+def _ms_text(t):
+    """Milliseconds as the chart writes them: three significant digits, no exponent.
+
+    Examples
+    --------
+    >>> _ms_text(2243.52), _ms_text(0.007020), _ms_text(float("nan"))
+    ('2240 ms', '0.00702 ms', 'not run')
+    """
+    return f"{float(f'{t:.3g}'):g} ms" if np.isfinite(t) else "not run"
+
+
+def conv_breakdown_alt(times, title):
+    """The alt text of one breakdown: the problem and every method's time, in words."""
+    parts = [f"{name} {_ms_text(float(t))}" for name, t in times.items()]
+    return f"Bar chart of the time of each method, {title}: " + "; ".join(parts) + "."
+
+
 def conv_breakdown_player(breakdowns):
-    """A slider (with Play) over image sizes showing `plot_conv_breakdown`.
+    """A range (with Play) over image sizes, showing each size's times as bars.
+
+    The browser draws the bars from the numbers (a log axis from 0.001 to 100,000
+    ms, as `plot_conv_breakdown`), so every frame is a few hundred bytes of text and
+    crisp at any size; the alt text of each frame lists the times.
 
     Parameters
     ----------
     breakdowns : dict of str -> (dict of str -> float, str)
-        Slider label (e.g. ``"32x32"``) -> the arguments ``(times, title)`` of
-        `plot_conv_breakdown`.
+        Label (e.g. ``"32x32"``) -> the arguments ``(times, title)`` of
+        `plot_conv_breakdown`: milliseconds by method (NaN: not run) and a title.
 
     Returns
     -------
-    ipywidgets.VBox
-        From `lalib.display.players.precomputed_player`.
+    lalib.display.players.FramePlayer
+        ``.breakdowns`` holds the argument.
     """
-
-    def render(image):
-        fig, ax = new_figure(figsize=(6, 2.6))
-        plot_conv_breakdown(ax, *breakdowns[image])
-        fig.tight_layout()
-        return fig
-
-    return precomputed_player(
-        render,
-        {"image": {label: label for label in breakdowns}},
-        play="image",
+    labels = list(breakdowns)
+    charts, alts = [], []
+    for label in labels:
+        times, title = breakdowns[label]
+        charts.append(
+            {
+                "title": title,
+                "unit": "ms",
+                "log_range": [1e-3, 1e5],
+                "bars": [
+                    [
+                        name,
+                        float(t) if np.isfinite(t) else None,
+                        _CSS_COLOURS.get(colour, colour),
+                    ]
+                    for (name, t), colour in zip(
+                        times.items(), METHOD_COLOURS, strict=False
+                    )
+                ],
+            }
+        )
+        alts.append(conv_breakdown_alt(times, title))
+    player = FramePlayer(
+        axes=[{"name": "image size", "labels": labels, "ordered": True}],
+        alts=alts,
+        charts=charts,
+        play="image size",
         interval=900,
+        label="Time of the four ways to convolve, one image size at a time",
     )
+    player.breakdowns = breakdowns
+    return player
 
 
 # ------------------------------------------------------------------------ attention

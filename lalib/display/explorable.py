@@ -2,9 +2,10 @@
 
 An explorable is an `anywidget` widget. Its Python class holds the figure's inputs as
 synced traits (NumPy arrays in and out); its ES module, in ``lalib/display/js/``, draws
-them (HTML, SVG) and recomputes with ``lamath.js`` when the reader acts. The same module
-runs in Jupyter, where a change on either side reaches the other, and in the static book,
-where the stored widget state is all there is and the JavaScript alone does the work.
+them (HTML, SVG) and recomputes with ``lamath.js`` when the reader acts. The same
+module runs in Jupyter, where a change on either side reaches the other, and in the
+static book, where the stored widget state is all there is and the JavaScript alone
+does the work.
 
 A widget's ES module is one string, so `bundle` inlines the module's relative imports
 (``import {...} from "./lamath.js";``) ahead of it: one self-contained module per class,

@@ -1,16 +1,16 @@
 """Figures and widgets for "A linear layer in NumPy" and "Gradient computation".
 
-Display code only (matplotlib, ipywidgets); no kernel module imports it. Each ``plot_*``
+Display code only (matplotlib, anywidget); no kernel module imports it. Each ``plot_*``
 function draws on axes it is given and returns nothing of note, so the notebooks (and
-the precomputed widgets) compose them freely.
+the frame player) compose them freely; `ShapesExplorer` draws in the browser.
 """
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+import traitlets
 
-from lalib.display.figures import annotated_heatmap, new_figure
-from lalib.display.players import precomputed_player
+from lalib.display.explorable import JS_DIR, Explorable
+from lalib.display.figures import annotated_heatmap
+from lalib.display.players import FramePlayer
 
 # One colour per role, used in every figure of both chapters.
 COLORS = {
@@ -21,234 +21,80 @@ COLORS = {
 }
 
 
-_GAP = 1.1  # width of an operator between two matrices
-_MIN_SLOT = 2.4  # narrowest slot a matrix gets, so that thin ones keep readable labels
+#: Largest N, D and M the shapes explorable offers (a matrix of 8 x 8 cells).
+SHAPES_MAX = 8
 
 
-def _slot(cols):
-    """Width given to a matrix of `cols` columns: its cells plus room for its labels."""
-    return max(cols + 0.4, _MIN_SLOT)
+class ShapesExplorer(Explorable):
+    """A linear layer's forward and backward products, drawn to scale in the browser.
 
-
-def _matrix(ax, x0, rows, cols, color, label, shape_text, top):
-    """Draw a rows x cols grid of unit cells, top edge at `top`, in a slot from x0.
-
-    The slot is at least `_MIN_SLOT` wide so that labels of thin matrices do not
-    collide; the cells themselves are always 1 x 1. Returns where the slot ends.
-    """
-    slot = _slot(cols)
-    left = x0 + (slot - cols) / 2
-    ax.add_patch(
-        Rectangle(
-            (left, top - rows),
-            cols,
-            rows,
-            facecolor=color,
-            edgecolor="black",
-            alpha=0.55,
-            linewidth=1.2,
-        )
-    )
-    if rows > 1:
-        ax.hlines(
-            top - np.arange(1, rows), left, left + cols, color="white", linewidth=0.8
-        )
-    if cols > 1:
-        ax.vlines(
-            left + np.arange(1, cols), top - rows, top, color="white", linewidth=0.8
-        )
-    ax.text(x0 + slot / 2, top + 0.15, label, ha="center", va="bottom", fontsize=12)
-    ax.text(
-        x0 + slot / 2, top - rows - 0.2, shape_text, ha="center", va="top", fontsize=11
-    )
-    return x0 + slot
-
-
-def _equation(ax, terms, top, x0=0.0, gap=1.1):
-    """Draw ``[(rows, cols, color, label, shape_text) or operator, ...]`` left to right.
-
-    An operator is a string, or ``(string, width)`` for a wider one.
-    """
-    x = x0
-    for term in terms:
-        if isinstance(term, str) or len(term) == 2:
-            text, width = (term, gap) if isinstance(term, str) else term
-            size = 15 if len(text) == 1 else 11
-            ax.text(
-                x + width / 2, top - 0.5, text, ha="center", va="center", fontsize=size
-            )
-            x += width
-        else:
-            x = _matrix(ax, x, *term, top=top)
-    return x
-
-
-def plot_layer_shapes(ax, n, d, m, limits=None):
-    """The forward pass and the three backward formulas of a linear layer, to scale.
-
-    Every matrix is drawn as a grid of unit cells (one cell per number), so a batch of
-    N rows and D columns is an N x D rectangle. The four equations are stacked in one
-    column (forward pass, ``grad_weights``, ``grad_input``, ``grad_bias``), so that the
-    picture stays narrow enough to read on a phone. The layout and the axes limits
-    depend only on `limits`, so figures for different sizes line up cell for cell.
+    Sliders choose the batch size N, the input size D and the output size M; the
+    browser draws ``out = x @ W + b`` and the three backward products (``grad_input =
+    g @ W.T``, ``grad_weights = x.T @ g``, ``grad_bias = g.sum(axis=0)``) with one
+    square per number, each array labelled with its shape, and counts the
+    multiply-adds of each product.
 
     Parameters
     ----------
-    ax : matplotlib.axes.Axes
-    n, d, m : int
-        Batch size N, input size D, output size M.
-    limits : tuple of int, optional
-        ``(max_n, max_d, max_m)``, the largest sizes the layout must fit; ``(n, d, m)``
-        by default.
+    N, D, M : int
+        Batch size, input size and output size, each from 1 to `SHAPES_MAX`.
 
-    Returns
-    -------
-    (width, height) : tuple of float
-        The extent of the drawing in cells, for a figure of the right proportions.
+    Examples
+    --------
+    >>> ShapesExplorer(N=4, D=3, M=2).multiply_adds["grad_weights"]
+    24
     """
-    max_n, max_d, max_m = (n, d, m) if limits is None else limits
-    C = COLORS
-    pad = 3.4  # heading, matrix labels and shape text around the cells of a block
-    blocks = [  # (height at the largest sizes, heading, terms)
-        (
-            max(max_n, max_d, max_m) + pad,
-            "forward:  out = x @ W + b",
-            [
-                (n, d, C["x"], "x", f"({n}, {d})"),
-                "@",
-                (d, m, C["W"], "W", f"({d}, {m})"),
-                "+",
-                (1, m, C["b"], "b", f"({m},)"),
-                "=",
-                (n, m, C["g"], "out", f"({n}, {m})"),
-            ],
-        ),
-        (
-            max(max_d, max_n) + pad,
-            "grad_weights = x.T @ g  (shape of W)",
-            [
-                (d, n, C["x"], "x.T", f"({d}, {n})"),
-                "@",
-                (n, m, C["g"], "g", f"({n}, {m})"),
-                "=",
-                (d, m, C["W"], "", f"({d}, {m})"),
-            ],
-        ),
-        (
-            max(max_n, max_m) + pad,
-            "grad_input = g @ W.T  (shape of x)",
-            [
-                (n, m, C["g"], "g", f"({n}, {m})"),
-                "@",
-                (m, d, C["W"], "W.T", f"({m}, {d})"),
-                "=",
-                (n, d, C["x"], "", f"({n}, {d})"),
-            ],
-        ),
-        (
-            max_n + pad,
-            "grad_bias = g.sum(axis=0)  (shape of b)",
-            [
-                (n, m, C["g"], "g", f"({n}, {m})"),
-                ("sum\nrows", 1.8),
-                (1, m, C["b"], "", f"({m},)"),
-            ],
-        ),
-    ]
-    width = max(
-        _slot(max_d) + 3 * _slot(max_m) + 3 * _GAP,  # forward
-        _slot(max_n) + 2 * _slot(max_m) + 2 * _GAP,  # grad_weights
-        _slot(max_m) + 2 * _slot(max_d) + 2 * _GAP,  # grad_input
-        2 * _slot(max_m) + 1.8,  # grad_bias
-        15.0,  # the longest heading
-    )
-    y0 = 0.0
-    for height, heading, terms in blocks:
-        ax.text(
-            0.0,
-            y0 - 0.8,
-            heading,
-            ha="left",
-            va="bottom",
-            fontsize=11,
-            fontweight="bold",
-        )
-        _equation(ax, terms, top=y0 - 2.0, x0=0.0, gap=_GAP)
-        y0 -= height
-    height = -y0 - 0.5
-    ax.set_xlim(-0.2, width + 0.2)
-    ax.set_ylim(-height, 0.2)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    return width + 0.4, height + 0.2
 
+    _module = "shapes.js"
 
-#: Inches per cell of `layer_shapes_figure`: 11-point labels fit a 2.4-cell slot.
-_CELL_INCHES = 0.26
-_TITLE_INCHES = 0.55
+    N = traitlets.Int(4).tag(sync=True)
+    D = traitlets.Int(3).tag(sync=True)
+    M = traitlets.Int(2).tag(sync=True)
 
+    def __init__(self, N=4, D=3, M=2, **kwargs):
+        super().__init__(N=N, D=D, M=M, **kwargs)
 
-def layer_shapes_figure(n, d, m, limits=None):
-    """A frame (a bare Figure, not shown by pyplot) of `plot_layer_shapes`.
+    @traitlets.validate("N", "D", "M")
+    def _check_size(self, proposal):
+        value, name = proposal["value"], proposal["trait"].name
+        if not 1 <= value <= SHAPES_MAX:
+            raise ValueError(f"{name} must be from 1 to {SHAPES_MAX}, got {value}")
+        return value
 
-    Its size follows from the layout at `limits` (about 4.5 x 8 inches for the
-    chapter's largest sizes), so every frame of a player has the same size.
-    """
-    fig = Figure()
-    ax = fig.add_axes((0, 0, 1, 1))
-    width, height = plot_layer_shapes(ax, n, d, m, limits=limits)
-    fig_w, fig_h = width * _CELL_INCHES, height * _CELL_INCHES + _TITLE_INCHES
-    fig.set_size_inches(fig_w, fig_h)
-    ax.set_position((0, 0, 1, 1 - _TITLE_INCHES / fig_h))
-    fig.text(
-        0.5,
-        1 - 0.08 / fig_h,
-        f"N={n} examples, D={d} inputs, M={m} outputs\ng = dL/d(out)",
-        ha="center",
-        va="top",
-        fontsize=11,
-        linespacing=1.3,
-    )
-    return fig
+    @property
+    def shapes(self):
+        """The shape of every array the figure draws, by its name in the chapter."""
+        N, D, M = self.N, self.D, self.M
+        return {
+            "x": (N, D),
+            "W": (D, M),
+            "b": (M,),
+            "out": (N, M),
+            "g": (N, M),
+            "grad_input": (N, D),
+            "grad_weights": (D, M),
+            "grad_bias": (M,),
+        }
 
+    @property
+    def multiply_adds(self):
+        """Multiply-adds of each product: N * D * M for all three."""
+        N, D, M = self.N, self.D, self.M
+        return {"out": N * D * M, "grad_input": N * M * D, "grad_weights": D * N * M}
 
-def layer_shapes_player(
-    d_sizes=(1, 2, 3), m_sizes=(1, 2, 3), n_sizes=(1, 2, 3, 4), start=None, dpi=80
-):
-    """Sliders for D, M and N, each position a precomputed `layer_shapes_figure`.
-
-    Works in the static book without a kernel (see
-    `lalib.display.players.precomputed_player`);
-    N has a Play button. ``len(d_sizes) * len(m_sizes) * len(n_sizes)`` frames are
-    stored in the notebook, so keep the lists short.
-
-    Parameters
-    ----------
-    d_sizes, m_sizes, n_sizes : sequence of int
-        The values each slider offers.
-    start : dict, optional
-        The sizes the player opens at, e.g. ``dict(D=3, M=2, N=4)``; the first of each
-        list by default.
-    dpi : int
-        Resolution of the frames.
-    """
-    limits = (max(n_sizes), max(d_sizes), max(m_sizes))
-    names = {"D": "input size D", "M": "output size M", "N": "batch size N"}
-
-    def render(**kw):
-        return layer_shapes_figure(
-            kw["batch size N"], kw["input size D"], kw["output size M"], limits=limits
+    def describe(self):
+        sh = self.shapes
+        return (
+            f"ShapesExplorer with N={self.N}, D={self.D}, M={self.M}: out {sh['out']} "
+            f"= x {sh['x']} @ W {sh['W']} + b {sh['b']}; "
+            f"{self.multiply_adds['out']} multiply-adds forward, "
+            f"{2 * self.multiply_adds['out']} backward"
         )
 
-    axes = {
-        "input size D": {str(v): int(v) for v in d_sizes},
-        "output size M": {str(v): int(v) for v in m_sizes},
-        "batch size N": {str(v): int(v) for v in n_sizes},
-    }
-    initial = {names[k]: str(v) for k, v in (start or {}).items()}
-    return precomputed_player(
-        render, axes, play="batch size N", interval=700, dpi=dpi, initial=initial
-    )
+
+ShapesExplorer._css = ShapesExplorer._css + (JS_DIR / "shapes.css").read_text(
+    encoding="utf-8"
+)
 
 
 def plot_matrix(ax, a, title, cmap="RdBu_r", vmax=None, fmt="{:.2f}"):
@@ -295,51 +141,13 @@ def plot_digits(axes, images, titles, fontsize=11):
         ax.axis("off")
 
 
-def plot_probabilities(ax, p, label, title=None, ylabels=True):
-    """Bar chart of one example's class probabilities, the true class highlighted.
+def training_player(snapshots, images, labels):
+    """A Play button and a range over training epochs: digits and their probabilities.
 
-    `ylabels` False hides the probability tick labels (for all but the first of a row
-    of charts that share the 0..1 scale).
-    """
-    colors = [COLORS["W"] if k == label else COLORS["x"] for k in range(len(p))]
-    ax.bar(np.arange(len(p)), p, color=colors)
-    ax.set_ylim(0, 1)
-    ax.set_xlim(-0.6, len(p) - 0.4)
-    ax.set_xticks(np.arange(len(p)))
-    ax.set_yticks([0, 0.5, 1])
-    if not ylabels:
-        ax.set_yticklabels([])
-    ax.tick_params(labelsize=9, length=2, pad=1)
-    if title is not None:
-        ax.set_title(title, fontsize=11)
-
-
-def training_figure(images, labels, probs, epoch, test_acc):
-    """A frame: digits on top, below them their probabilities after `epoch` epochs."""
-    k = len(images)
-    fig, axes = new_figure(
-        figsize=(1.6 * k, 3.4),
-        nrows=2,
-        ncols=k,
-        gridspec_kw={"height_ratios": [1, 1.1]},
-    )
-    for j in range(k):
-        plot_digits(axes[0, j : j + 1], images[j : j + 1], [f"true {labels[j]}"])
-        guess = int(np.argmax(probs[j]))
-        plot_probabilities(
-            axes[1, j], probs[j], labels[j], title=f"guess {guess}", ylabels=j == 0
-        )
-    fig.suptitle(
-        f"after {epoch} epochs: test accuracy {100 * test_acc:.1f} %", fontsize=12
-    )
-    fig.subplots_adjust(
-        left=0.05, right=0.99, bottom=0.07, top=0.85, hspace=0.4, wspace=0.15
-    )
-    return fig
-
-
-def training_player(snapshots, images, labels, dpi=80):
-    """A Play button and slider over training epochs, showing `training_figure` frames.
+    The browser draws each epoch's frame from its numbers (the k digits as 8 x 8 grey
+    squares, below each a bar chart of its class probabilities, the true class in
+    orange), so a frame is a few hundred numbers, crisp at any size, and its alt text
+    says what the network guesses.
 
     Parameters
     ----------
@@ -347,19 +155,61 @@ def training_player(snapshots, images, labels, dpi=80):
         For each epoch shown: the class probabilities of the k example digits and the
         test accuracy at that point.
     images : ndarray, shape (k, 64)
+        Grey levels in [0, 1].
     labels : ndarray of int, shape (k,)
+
+    Returns
+    -------
+    lalib.display.players.FramePlayer
     """
+    images = np.asarray(images, dtype=float)
+    labels = [int(y) for y in labels]
+    if images.ndim != 2 or images.shape[0] != len(labels):
+        raise ValueError(
+            f"images must have shape (k, 64) with one row per label, got "
+            f"{images.shape} for {len(labels)} labels"
+        )
 
-    def render(epoch):
+    def alt(epoch, probs, acc):
+        digits = "; ".join(
+            f"true {y}, guess {int(np.argmax(p))} with probability {p.max():.2f}"
+            for y, p in zip(labels, probs, strict=True)
+        )
+        return (
+            f"After {epoch} epochs, test accuracy {100 * acc:.1f} %. "
+            f"{len(labels)} test digits with bar charts of the network's class "
+            f"probabilities: {digits}."
+        )
+
+    epochs = list(snapshots)
+    charts, alts = [], []
+    for epoch in epochs:
         probs, acc = snapshots[epoch]
-        return training_figure(images, labels, probs, epoch, acc)
-
-    axes = {"epoch": {str(e): e for e in snapshots}}
-    return precomputed_player(
-        lambda **kw: render(kw["epoch"]),
-        axes,
+        probs = np.asarray(probs, dtype=float)
+        if probs.shape[0] != len(labels):
+            raise ValueError(
+                f"snapshot of epoch {epoch}: probabilities of shape {probs.shape} "
+                f"for {len(labels)} digits"
+            )
+        charts.append(
+            {
+                "title": f"after {epoch} epochs: test accuracy {100 * acc:.1f} %",
+                "probs": np.round(probs, 3).tolist(),
+            }
+        )
+        alts.append(alt(epoch, np.round(probs, 3), acc))
+    return FramePlayer(
+        axes=[{"name": "epoch", "labels": [str(e) for e in epochs], "ordered": True}],
+        alts=alts,
+        charts=charts,
+        kind="digits",
+        shared={
+            "digits": np.round(images, 2).tolist(),
+            "labels": labels,
+            "legend": "Bars: the probability of each class 0 to 9, from 0 to 1; "
+            "the true class in orange.",
+        },
         play="epoch",
         interval=900,
-        dpi=dpi,
-        width=f"{round(1.6 * len(images) * dpi)}px",  # the frame's own size, unscaled
+        label=f"The network's guesses for {len(labels)} test digits, epoch by epoch",
     )
