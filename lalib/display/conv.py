@@ -1,22 +1,16 @@
-"""Pictures of one convolution seen three ways: window, Toeplitz row, im2col column.
+"""Pictures of convolutions, and the explorers that compute one in the reader's browser.
 
-Display code only (matplotlib, ipywidgets); every number drawn comes from `lalib.conv`.
-The pure plotting functions take an Axes (or a few); the widget builders call them.
+Display code only (matplotlib, anywidget). The Python side takes arrays and returns
+arrays; the numbers it states come from `lalib.conv`, and the explorers' ES modules
+(``js/conv.js``, ``js/conv_volume.js``) recompute the same numbers with ``js/lamath.js``
+whenever the reader acts, in Jupyter and in the static book alike.
 """
 
-from collections import namedtuple
-
 import numpy as np
+import traitlets
 
 from lalib import conv
-from lalib.display.figures import (
-    annotated_heatmap,
-    cell_grid,
-    cell_label,
-    figure_png,
-    outline_cells,
-)
-from lalib.display.players import precomputed_player
+from lalib.display.explorable import JS_DIR, Array, Explorable
 
 #: Classic 3x3 filters, as (KH, KW) arrays. Cross-correlation: not flipped.
 FILTERS = {
@@ -25,278 +19,229 @@ FILTERS = {
     "sharpen": np.array([[0.0, -1.0, 0.0], [-1.0, 5.0, -1.0], [0.0, -1.0, 0.0]]),
 }
 
-ConvViews = namedtuple("ConvViews", "x w stride padding xp T cols out")
-ConvViews.__doc__ = """One single-channel convolution and its three matrix views.
+#: The filters the explorer offers as presets: the chapter's `FILTERS`, the identity
+#: (the window's centre) and a shift (the pixel below the centre: with padding 1 the
+#: output is the image moved up one row).
+PRESET_FILTERS = {
+    "identity": np.array([[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]),
+    **FILTERS,
+    "shift": np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 1.0, 0.0]]),
+}
 
-x (H, W), w (KH, KW), xp the padded input, T the Toeplitz matrix (H'W', HW),
-cols the im2col matrix (KH KW, H'W'), out (H', W'); all computed by `lalib.conv`."""
+#: The chapter's 5 x 5 example: a bright block on the left, one brighter pixel.
+EXAMPLE_IMAGE = np.array(
+    [
+        [4, 4, 4, 0, 0],
+        [4, 4, 4, 0, 0],
+        [4, 4, 8, 0, 0],
+        [4, 4, 4, 0, 0],
+        [4, 4, 4, 0, 0],
+    ],
+    dtype=float,
+)
+
+#: The images the explorer offers as presets, all 5 x 5.
+PRESET_IMAGES = {
+    "example": EXAMPLE_IMAGE,
+    "one pixel": np.pad(np.ones((1, 1)), 2),  # a single 1 in the centre
+    "horizontal edge": np.repeat([[4.0], [4.0], [0.0], [0.0], [0.0]], 5, axis=1),
+    "zeros": np.zeros((5, 5)),
+}
+
+_MIN_SIDE, _MAX_SIDE = 3, 10  # image sides the explorers draw legibly
+STRIDES, PADDINGS = (1, 2, 3), (0, 1, 2)
 
 
-def conv_views(x, w, stride=1, padding=0):
-    """Compute the three views of ``conv2d(x, w)`` for one single-channel image.
+def _number(v):
+    """A number for a sentence: integers bare, others with 4 significant digits."""
+    v = float(v)
+    return f"{v:.0f}" if v == round(v) else f"{v:.4g}"
+
+
+class _ConvBase(Explorable):
+    """What both explorers share: stride, padding, output pixel, validation."""
+
+    stride = traitlets.Int(1).tag(sync=True)
+    padding = traitlets.Int(0).tag(sync=True)
+    position = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, image=None, filter=None, stride=1, padding=0, position=0):
+        kwargs = {"stride": stride, "padding": padding, "position": position}
+        if image is not None:
+            kwargs["image"] = image
+        if filter is not None:
+            kwargs["filter"] = filter
+        super().__init__(**kwargs)
+
+    @traitlets.validate("image")
+    def _valid_image(self, proposal):
+        image = proposal["value"]
+        H, W = image.shape[-2:]
+        if not (_MIN_SIDE <= H <= _MAX_SIDE and _MIN_SIDE <= W <= _MAX_SIDE):
+            raise ValueError(
+                f"image must be between {_MIN_SIDE}x{_MIN_SIDE} and "
+                f"{_MAX_SIDE}x{_MAX_SIDE} pixels, got shape {image.shape}"
+            )
+        return image
+
+    @traitlets.validate("stride")
+    def _valid_stride(self, proposal):
+        if proposal["value"] not in STRIDES:
+            raise ValueError(f"stride must be 1, 2 or 3, got {proposal['value']}")
+        return proposal["value"]
+
+    @traitlets.validate("padding")
+    def _valid_padding(self, proposal):
+        if proposal["value"] not in PADDINGS:
+            raise ValueError(f"padding must be 0, 1 or 2, got {proposal['value']}")
+        return proposal["value"]
+
+    @traitlets.validate("position")
+    def _valid_position(self, proposal):
+        p, n = proposal["value"], int(np.prod(self.output_shape))
+        if not 0 <= p < n:
+            raise ValueError(
+                f"position must be an output pixel 0..{n - 1} (row-major in the "
+                f"{self.output_shape} output), got {p}"
+            )
+        return p
+
+    @traitlets.observe("image", "stride", "padding")
+    def _keep_position_inside(self, change):
+        last = int(np.prod(self.output_shape)) - 1
+        if self.position > last:
+            self.position = last
+
+    @property
+    def output_shape(self):
+        """(H', W') for this image, stride and padding (`conv.output_size`)."""
+        return conv.output_size(
+            self.image.shape[-2:], (3, 3), self.stride, self.padding
+        )
+
+    @property
+    def pixel(self):
+        """The output pixel (i, j) that the window is on: ``divmod(position, W')``."""
+        return divmod(self.position, self.output_shape[1])
+
+    def output(self):
+        """The whole output, computed by `lalib.conv.conv2d`: shape (H', W')."""
+        x = self.image.reshape(-1, *self.image.shape[-2:])[None]  # (1, C, H, W)
+        w = self.filter.reshape(1, -1, 3, 3)  # (1, C, 3, 3)
+        return conv.conv2d(x, w, None, self.stride, self.padding)[0, 0]
+
+    def _summary(self):
+        Ho, Wo = self.output_shape
+        i, j = self.pixel
+        return (
+            f"stride {self.stride}, padding {self.padding} -> {Ho}x{Wo} output; "
+            f"window on output pixel ({i}, {j}) = {_number(self.output()[i, j])}"
+        )
+
+
+class ConvExplorer(_ConvBase):
+    """A 3x3 convolution of one image, window by window, computed in the browser.
+
+    The reader edits the image (click a pixel, or move a cursor with the arrow keys
+    and type its value), the 3x3 filter (numbers or presets), the stride (1 to 3) and
+    the padding (0 to 2, drawn as a ring of zeros), and picks an output pixel or
+    presses Play. Linked views show the window on the padded input, the row of the
+    Toeplitz matrix and the column of im2col for that output pixel, the dot product
+    written out, and the output filling in.
 
     Parameters
     ----------
-    x : ndarray, shape (H, W)
-    w : ndarray, shape (KH, KW)
-    stride, padding : int
-
-    Returns
-    -------
-    ConvViews
-    """
-    x = np.asarray(x, dtype=float)
-    w = np.asarray(w, dtype=float)
-    x4, w4 = x[None, None], w[None, None]  # (1, 1, H, W), (1, 1, KH, KW)
-    return ConvViews(
-        x=x,
-        w=w,
-        stride=stride,
-        padding=padding,
-        xp=np.pad(x, padding),  # (H + 2p, W + 2p)
-        T=conv.toeplitz_matrix(w4, (1, *x.shape), stride, padding),  # (H'W', HW)
-        cols=conv.im2col(x4, w.shape, stride, padding)[0],  # (KH KW, H'W')
-        out=conv.conv2d(x4, w4, None, stride, padding)[0, 0],  # (H', W')
-    )
-
-
-def plot_conv_step(axes, views, position):
-    """Draw output pixel `position` being computed, in all three views at once.
-
-    Parameters
-    ----------
-    axes : sequence of 5 Axes
-        Input (with the window), filter, Toeplitz matrix (with the row), im2col matrix
-        (with the column), output (filled in up to this pixel).
-    views : ConvViews
-        From `conv_views`.
+    image : array_like, shape (H, W), optional
+        3 to 10 pixels a side; the chapter's 5 x 5 example by default.
+    filter : array_like, shape (3, 3), optional
+        The chapter's edge filter (Sobel x) by default.
+    stride : {1, 2, 3}
+    padding : {0, 1, 2}
     position : int
-        Output pixel in row-major order, ``i * W' + j``.
+        The output pixel the window is on, row-major: ``i * W' + j``.
 
-    Returns
-    -------
-    value : float
-        The output pixel just computed (the number the title shows).
+    Attributes
+    ----------
+    image, filter : ndarray
+        What the reader drew, synced both ways: setting them from Python redraws.
+    stride, padding, position : int
+        Synced likewise.
+
+    Examples
+    --------
+    >>> explorer = ConvExplorer(EXAMPLE_IMAGE, FILTERS["edge"])
+    >>> explorer.output_shape
+    (3, 3)
+    >>> explorer.padding = 1
+    >>> explorer.output_shape
+    (5, 5)
     """
-    ax_in, ax_w, ax_T, ax_cols, ax_out = axes
-    Ho, Wo = views.out.shape
-    KH, KW = views.w.shape
-    i, j = divmod(int(position), Wo)
-    p, s, pad = i * Wo + j, views.stride, views.padding
-    value = views.out[i, j]
-    lim = max(float(np.abs(views.x).max()), 1e-12)
-    grey = {"cmap": "Greys", "vmin": -0.15 * lim, "vmax": 1.6 * lim}  # pixels
 
-    # Input, padded; the padding ring is shown hatched so its zeros are visibly "not x".
-    Hp, Wp = views.xp.shape
-    annotated_heatmap(ax_in, views.xp, **grey, fontsize=8)
-    if pad:
-        mask = np.ones((Hp, Wp), bool)
-        mask[pad : Hp - pad, pad : Wp - pad] = False
-        ax_in.imshow(
-            np.where(mask, 1.0, np.nan), cmap="Blues", vmin=0, vmax=4, alpha=0.6
+    _module = "conv.js"
+    image = Array((None, None), default_value=EXAMPLE_IMAGE)
+    filter = Array((3, 3), default_value=FILTERS["edge"])
+    # Presets as [name, matrix] pairs: a list keeps their order in the stored state.
+    presets = traitlets.List([[k, v.tolist()] for k, v in PRESET_FILTERS.items()])
+    presets.tag(sync=True)
+    images = traitlets.List([[k, v.tolist()] for k, v in PRESET_IMAGES.items()])
+    images.tag(sync=True)
+
+    def describe(self):
+        H, W = self.image.shape
+        name = next(
+            (k for k, v in PRESET_FILTERS.items() if np.array_equal(v, self.filter)),
+            "custom",
         )
-    cell_grid(ax_in, (Hp, Wp))
-    outline_cells(ax_in, i * s, j * s, KH, KW)
-    ax_in.set_title(f"input x, window of out[{i}, {j}]", fontsize=9)
-
-    # The filter, on the colour scale of the Toeplitz matrix it is spread into.
-    wlim = max(float(np.abs(views.w).max()), 1e-12)
-    annotated_heatmap(ax_w, views.w, "RdBu_r", -wlim, wlim, fontsize=8)
-    cell_grid(ax_w, views.w.shape)
-    ax_w.set_title("filter w", fontsize=9)
-
-    # Toeplitz matrix: one row per output pixel, one column per input pixel.
-    ax_T.imshow(
-        views.T,
-        cmap="RdBu_r",
-        vmin=-wlim,
-        vmax=wlim,
-        aspect="auto",
-        interpolation="nearest",
-    )
-    cell_grid(ax_T, views.T.shape)
-    outline_cells(ax_T, p, 0, 1, views.T.shape[1])
-    ax_T.set_title(f"Toeplitz T {views.T.shape}: row {p}", fontsize=9)
-    ax_T.set_xlabel("input pixel (column of T)", fontsize=8)
-    ax_T.set_ylabel("output pixel (row of T)", fontsize=8)
-
-    # im2col: one column per output pixel, holding its window's pixels.
-    column = np.arange(views.cols.shape[1]) == p  # (H'W',): numbers in column p only
-    annotated_heatmap(
-        ax_cols,
-        views.cols,
-        **grey,
-        fontsize=7.5,
-        show=np.broadcast_to(column, views.cols.shape),
-        aspect="auto",
-        interpolation="nearest",
-    )
-    cell_grid(ax_cols, views.cols.shape)
-    outline_cells(ax_cols, 0, p, views.cols.shape[0], 1)
-    ax_cols.set_title(f"im2col {views.cols.shape}: column {p}", fontsize=9)
-    ax_cols.set_xlabel("output pixel", fontsize=8)
-    ax_cols.set_ylabel("window entry", fontsize=8)
-
-    # Output, filled in up to this pixel (row-major, the order the window slides).
-    done = np.arange(Ho * Wo).reshape(Ho, Wo) <= p
-    olim = max(float(np.abs(views.out).max()), 1e-12)
-    annotated_heatmap(
-        ax_out,
-        np.where(done, views.out, np.nan),
-        "RdBu_r",
-        -olim,
-        olim,
-        show=done,
-        fontsize=8,
-    )
-    cell_grid(ax_out, (Ho, Wo))
-    outline_cells(ax_out, i, j, 1, 1)
-    ax_out.set_title(f"output: out[{i}, {j}] = {cell_label(value)}", fontsize=9)
-    return float(value)
+        return f"ConvExplorer: {H}x{W} image, {name} 3x3 filter, {self._summary()}"
 
 
-def conv_step_figure(views, position, figsize=(7.6, 4.6)):
-    """A figure with the five panels of `plot_conv_step` and the identity they show.
+class ConvVolumeExplorer(_ConvBase):
+    """C = 3 input channels into one output channel: the window as a volume.
 
-    Two rows, so that the text stays legible at the width of a book page: the input,
-    the filter and the output above; the Toeplitz matrix and the im2col matrix below.
-    """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize)
-    grid = fig.add_gridspec(
-        2, 6, height_ratios=[1.0, 1.15], width_ratios=[1, 1, 1, 1, 1, 1]
-    )
-    axes = [
-        fig.add_subplot(grid[0, 0:2]),  # input
-        fig.add_subplot(grid[0, 2:4]),  # filter
-        fig.add_subplot(grid[0, 4:6]),  # output
-        fig.add_subplot(grid[1, 0:4]),  # Toeplitz matrix
-        fig.add_subplot(grid[1, 4:6]),  # im2col matrix
-    ]
-    ax_in, ax_w, ax_out, ax_T, ax_cols = axes
-    value = plot_conv_step([ax_in, ax_w, ax_T, ax_cols, ax_out], views, position)
-    fig.suptitle(
-        f"T[{position}] · x  =  w · cols[:, {position}]  =  {cell_label(value)}",
-        fontsize=10,
-    )
-    fig.subplots_adjust(
-        left=0.04, right=0.99, bottom=0.08, top=0.88, wspace=0.5, hspace=0.35
-    )
-    return fig
-
-
-def conv_step_player(x, filters, stride=1, padding=0, interval=700, dpi=100):
-    """Play + slider over the output pixels, for each filter; works without a kernel.
+    The window spans all three channels; the output pixel is the sum over channels of
+    each channel's window times that channel's slice of the filter. The reader edits
+    the filter's 27 numbers, the stride and the padding, and picks an output pixel or
+    presses Play; the three per-channel dot products and their sum are written out.
 
     Parameters
     ----------
-    x : ndarray, shape (H, W)
-    filters : dict of str -> ndarray, shape (KH, KW)
-    stride, padding : int
-    interval : int
-        Milliseconds per step when playing.
-    dpi : int
-        Resolution of the frames: 100 draws a 760-pixel-wide frame whose text is
-        legible at the width of a book page.
+    image : array_like, shape (3, H, W), optional
+        3 to 10 pixels a side.
+    filter : array_like, shape (3, 3, 3), optional
+        One (3, 3) slice per input channel.
+    stride : {1, 2, 3}
+    padding : {0, 1, 2}
+    position : int
+        The output pixel, row-major: ``i * W' + j``.
 
-    Returns
-    -------
-    ipywidgets.VBox
-        From `lalib.display.players.precomputed_player`: a filter slider, then Play
-        and a position slider, then the frame.
-    """
-    views = {name: conv_views(x, w, stride, padding) for name, w in filters.items()}
-    Ho, Wo = next(iter(views.values())).out.shape
-
-    def render(filter, position):
-        return conv_step_figure(views[filter], position)
-
-    positions = {f"({i}, {j})": i * Wo + j for i in range(Ho) for j in range(Wo)}
-    return precomputed_player(
-        render,
-        {"filter": {name: name for name in filters}, "position": positions},
-        play="position",
-        interval=interval,
-        dpi=dpi,
-    )
-
-
-def conv_explorer(x, filters, custom="0, 0, 0, 0, 1, 0, 0, 0, 0"):
-    """Live-only explorer (needs a running kernel): filter, stride, padding, position.
-
-    Parameters
+    Attributes
     ----------
-    x : ndarray, shape (H, W)
-    filters : dict of str -> ndarray, shape (3, 3)
-        Offered in a drop-down, plus "custom", read from a text box of 9 numbers.
-    custom : str
-        Initial content of the text box (the identity filter).
-
-    Returns
-    -------
-    ipywidgets.VBox
-        Controls and an Image redrawn by Python callbacks: in the static book it stays
-        on its first frame.
+    image, filter : ndarray
+        Synced both ways: setting them from Python redraws.
+    stride, padding, position : int
+        Synced likewise.
     """
-    import ipywidgets as widgets
 
-    choice = widgets.Dropdown(options=[*filters, "custom"], description="filter")
-    text = widgets.Text(
-        value=custom, description="custom 3x3", layout=widgets.Layout(width="320px")
+    _module = "conv_volume.js"
+    image = Array(
+        (3, None, None),
+        default_value=np.stack([EXAMPLE_IMAGE, EXAMPLE_IMAGE.T, 8 - EXAMPLE_IMAGE]),
     )
-    stride = widgets.IntSlider(value=1, min=1, max=3, description="stride")
-    padding = widgets.IntSlider(value=0, min=0, max=2, description="padding")
-    position = widgets.IntSlider(value=0, min=0, max=0, description="position")
-    play = widgets.Play(value=0, min=0, max=0, interval=700, description="Play")
-    widgets.jslink((play, "value"), (position, "value"))
-    widgets.jslink((play, "max"), (position, "max"))
-    image = widgets.Image(format="png")
-    message = widgets.Label()
-
-    def current_filter():
-        if choice.value != "custom":
-            return filters[choice.value]
-        numbers = [float(t) for t in text.value.replace(",", " ").split()]
-        if len(numbers) != 9:
-            raise ValueError(f"type 9 numbers for a 3x3 filter, got {len(numbers)}")
-        return np.array(numbers).reshape(3, 3)
-
-    cache = {}
-
-    def redraw(*_):
-        try:
-            key = (choice.value, text.value, stride.value, padding.value)
-            if key not in cache:
-                cache.clear()
-                cache[key] = conv_views(
-                    x, current_filter(), stride.value, padding.value
-                )
-            views = cache[key]
-        except ValueError as exc:
-            message.value = str(exc)
-            return
-        last = views.out.size - 1
-        position.max = play.max = last
-        message.value = (
-            f"output {views.out.shape}, T {views.T.shape}, im2col {views.cols.shape}"
-        )
-        frame = conv_step_figure(views, min(position.value, last))
-        image.value = figure_png(frame, dpi=100)
-
-    for w in (choice, text, stride, padding, position):
-        w.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox(
-        [
-            widgets.HBox([choice, text]),
-            widgets.HBox([stride, padding]),
-            widgets.HBox([play, position]),
-            message,
-            image,
-        ]
+    filter = Array(
+        (3, 3, 3),
+        default_value=np.stack(
+            [FILTERS["edge"], FILTERS["edge"].T, PRESET_FILTERS["identity"]]
+        ),
     )
+
+    def describe(self):
+        C, H, W = self.image.shape
+        return f"ConvVolumeExplorer: {C}x{H}x{W} image, 3x3x3 filter, {self._summary()}"
+
+
+_CSS = (JS_DIR / "conv.css").read_text(encoding="utf-8")
+ConvExplorer._css = ConvExplorer._css + _CSS
+ConvVolumeExplorer._css = ConvVolumeExplorer._css + _CSS
 
 
 def plot_images(axes, images, titles, cmap="gray", symmetric=None):
