@@ -6,6 +6,7 @@ nothing in the static book. These tests read the .ipynb files and fail on both, 
 the conventions of CONTRIBUTING.md that keep chapters honest.
 """
 
+import importlib
 import importlib.util
 import json
 import re
@@ -87,6 +88,31 @@ class TestChapter:
         state = nb["metadata"].get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
         missing = [v for v in views if v not in state]
         assert not missing, f"{path.name}: widget views without stored state: {missing}"
+
+    def test_stored_explorables_run_the_current_javascript(self, path):
+        # The static book runs the ES module stored in the widget state, not the one
+        # in lalib/display/js: a chapter not re-executed after a JS change would ship
+        # the old code (nbval compares text only, so it would not notice).
+        state = (
+            _load(path)["metadata"]
+            .get("widgets", {})
+            .get(WIDGET_STATE, {})
+            .get("state", {})
+        )
+        stale = []
+        for model_id, model in state.items():
+            widget_id = model["state"].get("_anywidget_id", "")
+            if not widget_id.startswith("lalib."):
+                continue
+            module_name, _, class_name = widget_id.rpartition(".")
+            cls = getattr(importlib.import_module(module_name), class_name)
+            for key in ("_esm", "_css"):
+                if model["state"].get(key) != getattr(cls, key):
+                    stale.append(f"{class_name}.{key} ({model_id})")
+        assert not stale, (
+            f"{path.name}: stored widget code differs from lalib's, re-execute it "
+            f"(make notebooks NB=book/{path.name}): {stale}"
+        )
 
     def test_ignored_outputs_say_why(self, path):
         for cell in _code_cells(_load(path)):

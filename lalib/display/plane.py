@@ -1,13 +1,16 @@
 """Pictures of maps of the plane: what a 2 x 2 layer does to a grid of points.
 
-Display code only: matplotlib here, the math comes from `lalib.linear` and friends.
+Display code only. The static pictures are matplotlib, their math from `lalib.linear`
+and friends; the explorables `PlaneExplorer` (y = W x + b) and `FoldExplorer` (two
+layers with a ReLU between) draw in the reader's browser with ``js/plane.js``, which
+recomputes with ``js/lamath.js`` (tested against lalib).
 """
 
 import numpy as np
+import traitlets
 
-from lalib import linear
-from lalib.display.figures import new_figure
-from lalib.display.players import precomputed_player
+from lalib import activations, linear
+from lalib.display.explorable import JS_DIR, Array, Explorable
 
 _LINE_SAMPLES = (
     41  # points per grid line: enough for curved images under nonlinear maps
@@ -197,95 +200,168 @@ def affine_map(A, b=None):
     return lambda P: linear.linear(P, A.T, b)  # (N, 2) @ (2, 2) + (2,) -> (N, 2)
 
 
-def interpolate_matrix(A, t):
-    """``(1 - t) I + t A``: the straight path from the identity (t = 0) to A (t = 1)."""
-    A = np.asarray(A, dtype=float)
-    return (1 - t) * np.eye(A.shape[0]) + t * A
+def _vec(v, digits=2):
+    """A vector as the explorables print it: ``[1.00, -2.00]``."""
+    zero = f"{0.0:.{digits}f}"
+    text = (f"{float(c):.{digits}f}" for c in v)
+    return "[" + ", ".join(zero if set(t) <= set("-0.") else t for t in text) + "]"
 
 
-def _fit_view(A, lim=2.0):
-    """Half-width of axes that holds the grid [-lim, lim]^2 before and after ``A``."""
-    corners = lim * np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=float)
-    return max(lim, float(np.abs(corners @ np.asarray(A, float).T).max())) * 1.05
+def _orientation(det):
+    if abs(det) < 1e-9:
+        return "collapsed (det W = 0)"
+    return "preserved (det W > 0)" if det > 0 else "flipped (det W < 0)"
 
 
-def transform_player(matrices, steps=11):
-    """Play/slider widget morphing the grid from the identity to each matrix.
+class PlaneExplorer(Explorable):
+    """The plane under one layer ``y = W x + b``, explored in the browser.
 
-    Frame t shows the map of ``A_t = (1 - t) I + t A``; its arrows are labelled
-    ``A_t e_1`` and ``A_t e_2``.
+    The reader drags the images of e1 and e2 (their tips are ``b + W e1`` and
+    ``b + W e2``: the columns of W, drawn from b), the point b and an input x; the
+    image of the grid, the unit square's parallelogram, ``det W``, the orientation
+    and ``y = W x + b`` follow, as pictures and as numbers. A Preset menu holds the
+    worked example, the identity, a rotation by 30 degrees, a shear, a scaling, a
+    reflection and a singular matrix. Keyboard: focus a handle (Tab), then the arrow
+    keys move it by 0.1 (Shift: 0.5).
 
     Parameters
     ----------
-    matrices : dict of str -> ndarray, shape (2, 2)
-        The reader picks one of these with a slider.
-    steps : int
-        Frames from t = 0 to t = 1.
+    W : array_like, shape (2, 2), optional
+        The layer's matrix, math convention (one row per output). Default: the
+        chapter's worked example ``[[1, 2], [3, 4]]``.
+    b : array_like, shape (2,), optional
+        The bias. Default ``[1, 1]``.
+    x : array_like, shape (2,), optional
+        The input whose output y is shown. Default ``[5, 6]``.
 
-    Returns
-    -------
-    ipywidgets.VBox
-        Works without a kernel: every frame is precomputed. The axes stay fixed while
-        one matrix is played, so the frames of an animation are comparable.
+    Attributes
+    ----------
+    W, b, x : ndarray
+        Synced with the browser: what the reader dragged, and setting them redraws.
+
+    Examples
+    --------
+    >>> plane = PlaneExplorer()
+    >>> plane.y
+    array([18., 40.])
     """
-    ts = np.linspace(0.0, 1.0, steps)
 
-    def render(matrix, t):
-        name, A = matrix
-        At = interpolate_matrix(A, t)
-        fig, ax = new_figure(figsize=(4.2, 4.4))
-        det = np.linalg.det(At)
-        plot_grid_map(
-            ax,
-            affine_map(At),
-            view=_fit_view(A),
-            name="A_t",
-            title=f"towards {name}, t = {t:.1f}\n"
-            f"[[{At[0, 0]:.2f}, {At[0, 1]:.2f}], "
-            f"[{At[1, 0]:.2f}, {At[1, 1]:.2f}]],  det = {det:.2f}",
+    _module = "plane.js"
+    _figure = traitlets.Unicode("plane").tag(sync=True)
+    W = Array((2, 2))
+    b = Array((2,))
+    x = Array((2,))
+
+    def __init__(self, W=None, b=None, x=None, **kwargs):
+        super().__init__(
+            W=[[1.0, 2.0], [3.0, 4.0]] if W is None else W,
+            b=[1.0, 1.0] if b is None else b,
+            x=[5.0, 6.0] if x is None else x,
+            **kwargs,
         )
-        fig.tight_layout()
-        return fig
 
-    return precomputed_player(
-        render,
-        {
-            "matrix": {name: (name, A) for name, A in matrices.items()},
-            "t": {f"{t:.1f}": float(t) for t in ts},
-        },
-        play="t",
-        width="420px",
-    )
+    @property
+    def y(self):
+        """``W x + b`` for the current inputs, by `lalib.linear.linear`."""
+        return linear.linear(self.x[None, :], self.W.T, self.b)[0]  # (1, 2) -> (2,)
+
+    @property
+    def det(self):
+        """``det W``: the area factor, its sign the orientation."""
+        return float(np.linalg.det(self.W))
+
+    def describe(self):
+        W, det = self.W, self.det
+        return (
+            f"PlaneExplorer: W = [{_vec(W[0])}, {_vec(W[1])}], b = {_vec(self.b)}, "
+            f"det W = {det + 0.0:.2f}, orientation {_orientation(det)}; "
+            f"x = {_vec(self.x)} goes to y = {_vec(self.y)}"
+        )
 
 
-def live_transform(A, lim=2.0):
-    """Four free sliders, one per entry of a 2 x 2 matrix, redrawing the grid live.
+class FoldExplorer(Explorable):
+    """Two layers with a ReLU between, ``y = W2 relu(W1 x + b1) + b2``, in the browser.
 
-    Needs a running kernel (the redraw is Python); `transform_player` is the
-    kernel-free version for the static book.
+    Shows the grid of the square [-2, 2]^2 before and after the two layers, its 81
+    points coloured by which hidden neurons are active, and the two hinges (where
+    ``(W1 x + b1)_i = 0``) carried along. The reader toggles the ReLU (without it the
+    two layers are one affine map), moves the hidden biases b1 with sliders (each
+    slides its neuron's hinge) and drags an input x to read its y.
+
+    Parameters
+    ----------
+    W1 : array_like, shape (2, 2)
+    b1 : array_like, shape (2,)
+    W2 : array_like, shape (2, 2)
+    b2 : array_like, shape (2,)
+        The two layers, math convention (one row per neuron).
+    x : array_like, shape (2,), optional
+        The input whose output is shown. Default ``[1, 1]``.
+    relu : bool
+        Whether the ReLU is on (default True).
+
+    Attributes
+    ----------
+    W1, b1, W2, b2, x, relu
+        Synced with the browser.
     """
-    import ipywidgets as widgets  # display-only dependency
-    import matplotlib.pyplot as plt
 
-    A = np.asarray(A, dtype=float)
+    _module = "plane.js"
+    _figure = traitlets.Unicode("fold").tag(sync=True)
+    W1 = Array((2, 2))
+    b1 = Array((2,))
+    W2 = Array((2, 2))
+    b2 = Array((2,))
+    x = Array((2,))
+    relu = traitlets.Bool(True).tag(sync=True)
 
-    def draw(a11, a12, a21, a22):
-        M = np.array([[a11, a12], [a21, a22]])
-        fig, ax = plt.subplots(figsize=(4.2, 4.2))
-        plot_grid_map(
-            ax,
-            affine_map(M),
-            lim=lim,
-            name="A",
-            view=3 * lim,
-            title=f"det = {np.linalg.det(M):.2f}",
+    def __init__(self, W1, b1, W2, b2, x=None, relu=True, **kwargs):
+        super().__init__(
+            W1=W1,
+            b1=b1,
+            W2=W2,
+            b2=b2,
+            x=[1.0, 1.0] if x is None else x,
+            relu=relu,
+            **kwargs,
         )
-        plt.show()
 
-    sliders = {
-        name: widgets.FloatSlider(
-            value=A.flat[k], min=-4, max=4, step=0.1, description=name
+    @property
+    def y(self):
+        """The output for the current x, by `lalib.linear` and `lalib.activations`."""
+        hidden = linear.linear(self.x[None, :], self.W1.T, self.b1)  # (1, 2)
+        if self.relu:
+            hidden = activations.relu(hidden)
+        return linear.linear(hidden, self.W2.T, self.b2)[0]  # (1, 2) -> (2,)
+
+    def active_counts(self):
+        """How many of the 81 points of the 9 x 9 grid of [-2, 2]^2 each pattern has.
+
+        Returns
+        -------
+        dict
+            ``{"both": n, "only 0": n, "only 1": n, "neither": n}``.
+        """
+        ticks = np.linspace(-2, 2, 9)
+        grid = np.stack(np.meshgrid(ticks, ticks), axis=-1).reshape(-1, 2)  # (81, 2)
+        on = linear.linear(grid, self.W1.T, self.b1) > 0  # (81, 2)
+        return {
+            "both": int(np.sum(on[:, 0] & on[:, 1])),
+            "only 0": int(np.sum(on[:, 0] & ~on[:, 1])),
+            "only 1": int(np.sum(~on[:, 0] & on[:, 1])),
+            "neither": int(np.sum(~on[:, 0] & ~on[:, 1])),
+        }
+
+    def describe(self):
+        counts = ", ".join(f"{k} {v}" for k, v in self.active_counts().items())
+        mode = "with a ReLU between" if self.relu else "without a ReLU"
+        return (
+            f"FoldExplorer: two layers {mode}, b1 = {_vec(self.b1)}; "
+            f"active neurons on the 81 grid points: {counts}; "
+            f"x = {_vec(self.x)} goes to y = {_vec(self.y)}"
         )
-        for k, name in enumerate(("a11", "a12", "a21", "a22"))
-    }
-    return widgets.interactive(draw, **sliders)
+
+
+_PLANE_CSS = (JS_DIR / "plane.css").read_text(encoding="utf-8")
+PlaneExplorer._css = PlaneExplorer._css + _PLANE_CSS
+FoldExplorer._css = FoldExplorer._css + _PLANE_CSS
