@@ -39,6 +39,51 @@ def test_bundle_inlines_each_dependency_once_before_its_importers(
     assert text.index("export const B") < text.index("export default")
 
 
+def test_bundle_keeps_only_the_declarations_it_uses_and_no_comment_lines(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "lib.js").write_text(
+        "// a helper\n"
+        "const SCALE = 2;\n"
+        "function twice(v) {\n  return SCALE * v; // inline comments stay\n}\n"
+        "/**\n * Documented.\n */\n"
+        "export function used(v) {\n  return twice(v);\n}\n"
+        "export function unused(v) {\n  return -v;\n}\n"
+    )
+    (tmp_path / "w.js").write_text(
+        'import { used } from "./lib.js";\n'
+        "export default { render() { return used(1); } };\n"
+    )
+    monkeypatch.setattr(explorable, "JS_DIR", tmp_path)
+    bundle.cache_clear()
+    try:
+        text = bundle("w.js")
+    finally:
+        bundle.cache_clear()
+    for kept in ("const SCALE", "function twice", "function used", "inline comments"):
+        assert kept in text
+    assert "unused" not in text
+    assert "a helper" not in text and "Documented" not in text
+
+
+def test_bundle_keeps_a_dependency_whole_when_it_is_not_only_declarations(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "lib.js").write_text(
+        "export function a() { return 1; }\nconsole.log('side effect');\n"
+    )
+    (tmp_path / "w.js").write_text(
+        'import { a } from "./lib.js";\nexport default { render() {} };\n'
+    )
+    monkeypatch.setattr(explorable, "JS_DIR", tmp_path)
+    bundle.cache_clear()
+    try:
+        text = bundle("w.js")
+    finally:
+        bundle.cache_clear()
+    assert "side effect" in text and "function a" in text
+
+
 def test_bundle_refuses_imports_it_cannot_inline(tmp_path, monkeypatch):
     (tmp_path / "x.js").write_text('import * as m from "./y.js";\nexport default {};\n')
     monkeypatch.setattr(explorable, "JS_DIR", tmp_path)

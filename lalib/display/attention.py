@@ -1,17 +1,22 @@
-"""Pictures for the chapter "Attention": weight heatmaps, token links, the sqrt(d_k)
-experiment, the memory of dense vs blockwise attention, and the weights player.
+"""Pictures for the chapter "Attention": weight heatmaps, the sqrt(d_k) experiment,
+the memory of dense vs blockwise attention, and two explorables.
 
-Display code only (matplotlib, ipywidgets); every number drawn is computed by
-`lalib.attention` and passed in. Pure plotting functions take an Axes; the widget
-builder renders frames with them and hands them to
-`lalib.display.players.precomputed_player`.
+Display code only: every number a matplotlib function draws is computed by
+`lalib.attention` and passed in; the pure plotting functions take an Axes. The
+explorables (`AttentionPlaneExplorer`, `SentenceAttentionExplorer`) recompute in the
+reader's browser with ``lamath.js`` (drawn by ``js/attention.js`` and
+``js/attention_sentence.js``); in Python the numbers they show come from
+`lalib.attention.attention_forward`.
 """
 
+import math
+
 import numpy as np
+import traitlets
 
 from lalib import attention
-from lalib.display.figures import annotated_heatmap, new_figure, outline_cells
-from lalib.display.players import precomputed_player
+from lalib.display.explorable import JS_DIR, Array, Explorable
+from lalib.display.figures import annotated_heatmap, outline_cells
 
 
 def format_matrix(M, row_labels, col_labels, decimals=2):
@@ -97,160 +102,6 @@ def plot_weights(
         ax.set_title(title, fontsize=9)
 
 
-def plot_token_links(ax, tokens, weights_row, query):
-    """The sentence as a row of tokens, lines from the query to the keys it attends to.
-
-    Line width and the shading of each key grow with its weight; keys with zero
-    weight (masked) are drawn struck through in grey.
-
-    Parameters
-    ----------
-    ax : matplotlib Axes
-    tokens : sequence of str, length n
-    weights_row : ndarray, shape (n,)
-        The query's attention weights over the keys.
-    query : int
-        Position of the query token.
-    """
-    import matplotlib
-
-    n = len(tokens)
-    blues = matplotlib.colormaps["Blues"]
-    for j in range(n):
-        w = float(weights_row[j])
-        if w > 0.005:
-            ax.plot(
-                [query, j],
-                [0.0, 1.0],
-                color="tab:blue",
-                lw=0.5 + 7 * w,
-                alpha=0.25 + 0.75 * w,
-                solid_capstyle="round",
-                zorder=1,
-            )
-    for j, tok in enumerate(tokens):
-        w = float(weights_row[j])
-        masked = w == 0
-        ax.text(
-            j,
-            1.0,
-            tok,
-            ha="center",
-            va="center",
-            fontsize=9,
-            zorder=2,
-            color="0.6" if masked else ("white" if w > 0.6 else "black"),
-            bbox={
-                "boxstyle": "round,pad=0.3",
-                "fc": "0.95" if masked else blues(0.1 + 0.9 * w),
-                "ec": "0.7",
-            },
-        )
-        ax.text(j, 1.32, f"{w:.2f}", ha="center", va="center", fontsize=8, color="0.3")
-    ax.text(
-        query,
-        0.0,
-        tokens[query],
-        ha="center",
-        va="center",
-        fontsize=9,
-        zorder=2,
-        bbox={"boxstyle": "round,pad=0.3", "fc": "tab:orange", "ec": "tab:orange"},
-    )
-    ax.text(-0.6, 0.0, "query", ha="right", va="center", fontsize=8, color="0.3")
-    ax.text(-0.6, 1.0, "keys", ha="right", va="center", fontsize=8, color="0.3")
-    ax.set_xlim(-1.6, n - 0.4)
-    ax.set_ylim(-0.35, 1.5)
-    ax.axis("off")
-
-
-def attention_frame(tokens, weights, query, title=None, figsize=(7.2, 2.9)):
-    """One frame of the player: the heatmap with row `query` outlined, and its links.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    fig, (ax_h, ax_l) = new_figure(figsize=figsize, ncols=2, width_ratios=[1, 1.35])
-    plot_weights(ax_h, weights, tokens, tokens, highlight=query)
-    plot_token_links(ax_l, tokens, weights[query], query)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.subplots_adjust(
-        left=0.07, right=0.99, bottom=0.14, top=0.88, wspace=0.05
-    )  # fixed: cheaper than tight_layout
-    return fig
-
-
-def attention_weights_player(
-    Q, K, tokens, scales, masks, interval=900, dpi=100, initial_scale=None
-):
-    """Play / slider over query positions, with controls for the scale and the mask.
-
-    Every frame is rendered now (``len(tokens) * len(scales) * len(masks)`` PNGs), so
-    the widget responds in the static book without a kernel.
-
-    Parameters
-    ----------
-    Q, K : ndarray, shapes (n, d_k)
-        Queries and keys of the sentence.
-    tokens : sequence of str, length n
-    scales : dict of str -> float
-        Slider label -> the factor multiplying ``Q @ K.T`` (``1/sqrt(d_k)`` is
-        standard).
-    masks : dict of str -> ndarray of bool or None
-        Slider label -> mask, shape (n, n), or None for no mask.
-    interval : int
-        Milliseconds per Play step.
-    dpi : int
-        Resolution of the frames: 100 draws a 720-pixel-wide frame whose text is
-        legible at the width of a book page.
-    initial_scale : str, optional
-        The scale label the page opens on (default: the first).
-
-    Returns
-    -------
-    ipywidgets.VBox
-        From `precomputed_player`; ``.weights`` maps (scale label, mask label) to the
-        (n, n) weights drawn.
-    """
-    table = {}
-    for s_lab, s in scales.items():
-        for m_lab, m in masks.items():
-            _, w = attention.scaled_dot_product_attention(
-                Q, K, K, mask=m, scale=s
-            )  # V unused
-            table[s_lab, m_lab] = w  # (n, n)
-
-    def render(query, scale, mask):
-        w = table[scale, mask]
-        top = np.argsort(w[query])[::-1][:2]
-        said = ", ".join(
-            f"{tokens[j]} {w[query, j]:.2f}" for j in top if w[query, j] > 0
-        )
-        return attention_frame(
-            tokens,
-            w,
-            query,
-            title=f'"{tokens[query]}" (position {query}) attends to: {said}',
-        )
-
-    player = precomputed_player(
-        render,
-        {
-            "query": {f"{i}: {t}": i for i, t in enumerate(tokens)},
-            "scale": {lab: lab for lab in scales},
-            "mask": {lab: lab for lab in masks},
-        },
-        play="query",
-        interval=interval,
-        dpi=dpi,
-        initial=None if initial_scale is None else {"scale": initial_scale},
-    )
-    player.weights = table
-    return player
-
-
 def plot_scaling_experiment(
     ax_var, ax_ent, d_ks, var_raw, var_scaled, ent_raw, ent_scaled, max_entropy
 ):
@@ -326,3 +177,259 @@ def plot_training(ax, losses, accuracies=None):
         ax2.plot(np.arange(len(accuracies)), accuracies, color="tab:green")
         ax2.set_ylabel("accuracy", color="tab:green")
         ax2.set_ylim(0, 1.05)
+
+
+# --------------------------------------------------------------------- explorables
+
+
+def _row_entropy(P):
+    """Entropy in nats of each row of P (0 log 0 = 0): (n_q, n_k) -> (n_q,)."""
+    return -np.sum(P * np.log(np.where(P > 0, P, 1.0)), axis=-1)
+
+
+def _attends(P, q_labels, k_labels):
+    """Phrases "q attends most to k (0.71)" for each row of the weights P."""
+    parts = []
+    for i, row in enumerate(P):
+        if not row.any():
+            parts.append(f"{q_labels[i]} attends to nothing")
+        else:
+            j = int(np.argmax(row))
+            parts.append(f"{q_labels[i]} attends most to {k_labels[j]} ({row[j]:.2f})")
+    return parts
+
+
+class _AttentionExplorer(Explorable):
+    """What both explorables share: a scale, a causal switch, lalib's results."""
+
+    scale = traitlets.Float(1.0).tag(sync=True)
+    causal = traitlets.Bool(False).tag(sync=True)
+
+    @traitlets.validate("scale")
+    def _valid_scale(self, proposal):
+        value = proposal["value"]
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"scale must be a finite number >= 0, got {value}")
+        return value
+
+    def _forward(self, V):
+        out, cache = attention.attention_forward(
+            self.Q, self.K, V, scale=self.scale, causal=self.causal
+        )
+        return out, cache[3]  # (n_q, d_v), the weights (n_q, n_k)
+
+    @property
+    def weights(self):
+        """The attention weights now shown, from `lalib.attention.attention_forward`.
+
+        Returns
+        -------
+        ndarray, shape (n_q, n_k)
+        """
+        return self._forward(np.zeros((self.K.shape[0], 1)))[1]
+
+
+class AttentionPlaneExplorer(_AttentionExplorer):
+    """Attention with d_k = 2: queries and keys are arrows the reader drags.
+
+    The figure draws every query and key as an arrow from the origin of the plane;
+    dragging an arrow's tip (or focusing it and pressing the arrow keys) moves it, and
+    the weights ``softmax(scale * Q K^T)`` (a heat map with the numbers in its cells)
+    and the outputs ``weights @ V`` are recomputed in the browser. A slider sets the
+    scale as a multiple of ``1/sqrt(d_k)`` (its inverse is the softmax temperature); a
+    toggle button switches the causal mask on and off.
+
+    Parameters
+    ----------
+    Q : array_like, shape (n_q, 2)
+        Queries, one per row.
+    K : array_like, shape (n_k, 2)
+        Keys, one per row.
+    V : array_like, shape (n_k, d_v)
+        Values, one per key.
+    scale : float, optional
+        Multiplies the scores, ``>= 0``; ``1/sqrt(2)`` by default.
+    causal : bool
+        Apply `lalib.attention.causal_mask` (query i sees keys j <= i + n_k - n_q).
+
+    Attributes
+    ----------
+    Q, K, V, scale, causal
+        Synced with the browser: a drag changes ``Q`` or ``K`` here, and assigning one
+        of them redraws the figure. To change n_k, assign K and V together inside
+        ``with explorer.hold_trait_notifications():``. The properties ``weights``
+        (n_q, n_k) and ``out`` (n_q, d_v) are the numbers shown, computed by
+        `lalib.attention.attention_forward`.
+
+    Raises
+    ------
+    ValueError
+        If an array has the wrong shape (the message names the shape it got and the
+        one expected), K and V disagree on n_k, or `scale` is negative or not finite.
+
+    Examples
+    --------
+    >>> ex = AttentionPlaneExplorer([[1.0, 0.0]], [[2.0, 0.0], [0.0, 2.0]], np.eye(2))
+    >>> ex.weights.round(3)
+    array([[0.804, 0.196]])
+    """
+
+    Q = Array((None, 2))
+    K = Array((None, 2))
+    V = Array((None, None))
+    _module = "attention.js"
+
+    def __init__(self, Q, K, V, scale=None, causal=False, **kwargs):
+        if scale is None:
+            scale = 1 / math.sqrt(2)
+        super().__init__(Q=Q, K=K, V=V, scale=scale, causal=causal, **kwargs)
+
+    @traitlets.validate("K", "V")
+    def _same_n_k(self, proposal):
+        value = proposal["value"]
+        shapes = {"K": self.K, "V": self.V}
+        shapes[proposal["trait"].name] = value
+        K, V = shapes["K"], shapes["V"]
+        if K is not None and V is not None and K.shape[0] != V.shape[0]:
+            raise ValueError(
+                f"K and V need one row per key: K has shape {K.shape}, V {V.shape}"
+            )
+        return value
+
+    @property
+    def out(self):
+        """The outputs ``weights @ V`` now shown, shape (n_q, d_v)."""
+        return self._forward(self.V)[0]
+
+    def describe(self):
+        """A sentence: sizes, scale, mask, and which key each query attends to most."""
+        n_q, n_k = self.Q.shape[0], self.K.shape[0]
+        queries = "1 query" if n_q == 1 else f"{n_q} queries"
+        keys = "1 key" if n_k == 1 else f"{n_k} keys"
+        mask = "causal mask" if self.causal else "no mask"
+        said = "; ".join(
+            _attends(
+                self.weights,
+                [f"q{i + 1}" for i in range(n_q)],
+                [f"k{j + 1}" for j in range(n_k)],
+            )
+        )
+        return (
+            f"Attention in the plane: {queries}, {keys}, d_v = "
+            f"{self.V.shape[1]}, scale {self.scale:.3f}, {mask}. {said}."
+        )
+
+
+class SentenceAttentionExplorer(_AttentionExplorer):
+    """The weights of a sentence's attention, under a choice of scales and masks.
+
+    A heat map of the weights, queries in rows and keys in columns, labelled with the
+    tokens and with each weight written in its cell, plus the entropy of each row (in
+    nats; ``log n_k`` for uniform weights). A dropdown picks the scale among
+    `scales`, another the mask (none or causal), a third the query whose row is
+    outlined and described. The browser recomputes everything.
+
+    Parameters
+    ----------
+    Q, K : array_like, shapes (n, d_k)
+        Queries and keys of the sentence.
+    tokens : sequence of str, length n
+    scales : sequence of (str, float)
+        The scale choices as (label, factor multiplying ``Q @ K.T``) pairs.
+    scale : float, optional
+        The factor shown first (default: the first of `scales`).
+    causal : bool
+    query : int
+        The query row outlined and described.
+
+    Attributes
+    ----------
+    Q, K, tokens, scales, scale, causal, query
+        Synced with the browser. The properties ``weights`` (n, n) and ``entropy``
+        (n,) are the numbers shown, computed with
+        `lalib.attention.attention_forward`.
+
+    Raises
+    ------
+    ValueError
+        If Q and K differ in shape, `tokens` does not have one token per row,
+        `scales` is empty or a factor is negative, or `query` is out of range.
+    """
+
+    Q = Array((None, None))
+    K = Array((None, None))
+    tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    scales = traitlets.List().tag(sync=True)
+    query = traitlets.Int(0).tag(sync=True)
+    _module = "attention_sentence.js"
+
+    def __init__(
+        self, Q, K, tokens, scales, scale=None, causal=False, query=0, **kwargs
+    ):
+        scales = [[str(label), float(value)] for label, value in scales]
+        if not scales:
+            raise ValueError("scales must name at least one (label, factor) pair")
+        for label, value in scales:
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"scale {label!r} must be >= 0, got {value}")
+        if scale is None:
+            scale = scales[0][1]
+        super().__init__(
+            Q=Q,
+            K=K,
+            tokens=list(tokens),
+            scales=scales,
+            scale=scale,
+            causal=causal,
+            query=query,
+            **kwargs,
+        )
+
+    @traitlets.validate("Q", "K", "tokens", "query")
+    def _consistent(self, proposal):
+        value = proposal["value"]
+        name = proposal["trait"].name
+        now = {"Q": self.Q, "K": self.K, "tokens": self.tokens, "query": self.query}
+        now[name] = value
+        Q, K, tokens, query = now["Q"], now["K"], now["tokens"], now["query"]
+        if Q is not None and K is not None and Q.shape != K.shape:
+            raise ValueError(
+                f"Q and K must have the same shape (n, d_k), got {Q.shape} "
+                f"and {K.shape}"
+            )
+        n = Q.shape[0] if Q is not None else None
+        if n is not None and tokens and len(tokens) != n:
+            raise ValueError(
+                f"tokens: {n} rows of Q need {n} tokens, got {len(tokens)}"
+            )
+        if n is not None and not 0 <= query < n:
+            raise ValueError(f"query must be in 0..{n - 1}, got {query}")
+        return value
+
+    @property
+    def entropy(self):
+        """The entropy of each row of the weights shown, in nats, shape (n,)."""
+        return _row_entropy(self.weights)
+
+    def describe(self):
+        """A sentence: the scale, the mask, and where the outlined query looks."""
+        label = next(
+            (lab for lab, v in self.scales if math.isclose(v, self.scale)),
+            f"{self.scale:.3f}",
+        )
+        mask = "causal mask" if self.causal else "no mask"
+        P = self.weights
+        said = _attends(
+            P[[self.query]],
+            [f'"{self.tokens[self.query]}"'],
+            [f'"{t}"' for t in self.tokens],
+        )[0]
+        return (
+            f"Attention weights of {' '.join(self.tokens)!r}, scale {label}, {mask}: "
+            f"{said}; mean row entropy {self.entropy.mean():.2f} nats."
+        )
+
+
+_CSS = (JS_DIR / "attention.css").read_text(encoding="utf-8")
+for _cls in (AttentionPlaneExplorer, SentenceAttentionExplorer):
+    _cls._css = _cls._css + _CSS

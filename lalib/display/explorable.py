@@ -12,6 +12,7 @@ A widget's ES module is one string, so `bundle` inlines the module's relative im
 built once when the class is defined.
 """
 
+import inspect
 import re
 from functools import cache
 from pathlib import Path
@@ -28,14 +29,64 @@ JS_DIR = Path(__file__).with_name("js")
 _IMPORT = re.compile(r'^import\s*\{[^}]*\}\s*from\s*"\./([\w.-]+\.js)";\s*$', re.M)
 
 
+_DECL = re.compile(
+    r"^(?:export\s+)?(?:async\s+)?(?:function\*?|const|let|class)\s+([\w$]+)"
+)
+_WORD = re.compile(r"[A-Za-z_$][\w$]*")
+
+
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
+
+
+def _strip_comments(text):
+    """The lines of `text` without whole-line comments and blank lines."""
+    kept, in_block = [], False
+    for line in text.splitlines():
+        bare = line.strip()
+        if in_block:
+            in_block = "*/" not in bare
+        elif bare.startswith("/*"):
+            in_block = "*/" not in bare
+        elif bare and not bare.startswith("//"):
+            kept.append(line)
+    return kept
+
+
+def _dedent(lines):
+    """`lines` without indentation, unless a template literal spans lines (its text
+    would change)."""
+    if all(_STRINGS.sub("", line).count("`") % 2 == 0 for line in lines):
+        return [line.lstrip() for line in lines]
+    return lines
+
+
+def _top_level(lines):
+    """Split a module into top-level declarations: ``[(name, lines)]``, or None when a
+    line at column 0 is not a declaration or the close of one (then it stays whole)."""
+    chunks = []
+    for line in lines:
+        decl = _DECL.match(line)
+        if decl:
+            chunks.append((decl.group(1), [line]))
+        elif chunks and (line[:1].isspace() or line[:1] in "})]"):
+            chunks[-1][1].append(line)
+        else:
+            return None
+    return chunks
+
+
 @cache
 def bundle(name):
     """The ES module `name` (a file in `JS_DIR`) with its relative imports inlined.
 
     Only single-line named imports of sibling files (``import { a, b } from
-    "./x.js";``) are allowed; each dependency appears once, before the modules that
-    import it. The modules share one scope in the bundle, so their top-level names
-    must differ (``tests/js`` checks that every bundle parses).
+    "./x.js";``) are allowed. Each dependency appears once, before the modules that
+    import it, with only the top-level declarations the bundle uses (a dependency
+    made of anything else is kept whole); whole-line comments and indentation are
+    dropped, since the bundle is stored in every notebook and page that shows the
+    widget (the commented source is in `JS_DIR`). The modules share one scope in the
+    bundle, so their top-level names must differ (``tests/js`` checks that every
+    bundle parses and exports a renderer).
     """
     order, seen = [], set()
 
@@ -54,10 +105,28 @@ def bundle(name):
                 f"{file}: only single-line named imports of sibling files can be "
                 'bundled (import { a } from "./x.js";)'
             )
-        order.append((file, _IMPORT.sub("", text)))
+        order.append((file, _strip_comments(_IMPORT.sub("", text))))
 
     visit(name)
-    return "\n".join(f"// ---- {file}\n{text}" for file, text in order)
+    *deps, (entry, entry_lines) = order
+    chunks = {file: _top_level(lines) for file, lines in deps}
+    defined = {n: body for cs in chunks.values() if cs for n, body in cs}
+    used, todo = set(), set(_WORD.findall("\n".join(entry_lines)))
+    for file, cs in chunks.items():
+        if cs is None:  # kept whole: everything it names is used
+            todo |= set(_WORD.findall("\n".join(dict(deps)[file])))
+    while todo:
+        word = todo.pop()
+        if word in defined and word not in used:
+            used.add(word)
+            todo |= set(_WORD.findall("\n".join(defined[word])))
+    parts = []
+    for file, lines in deps:
+        cs = chunks[file]
+        kept = lines if cs is None else [x for n, body in cs if n in used for x in body]
+        parts.append(f"// {file}\n" + "\n".join(_dedent(kept)))
+    parts.append(f"// {entry}\n" + "\n".join(_dedent(entry_lines)))
+    return "\n".join(parts) + "\n"
 
 
 def _to_json(value, widget):
@@ -121,6 +190,12 @@ class Explorable(anywidget.AnyWidget):
         if cls.__dict__.get("_module"):
             cls._esm = bundle(cls._module)
             cls._css = (JS_DIR / "explorable.css").read_text(encoding="utf-8")
+        # The documented signature is the class's own __init__, not traitlets'
+        # ``__new__(*args: t.Any, **kwargs: t.Any)``.
+        signature = inspect.signature(cls.__init__)
+        cls.__signature__ = signature.replace(
+            parameters=list(signature.parameters.values())[1:]
+        )
         super().__init_subclass__(**kwargs)
 
     def describe(self):

@@ -166,11 +166,19 @@ export function sequentialColor(v, vmax = 1) {
   return `rgb(${mix(255, 8)},${mix(255, 48)},${mix(255, 107)})`;
 }
 
-/** Black or white, whichever reads better on the rgb(...) background. */
+/**
+ * Near-black or white text, whichever contrasts more with the rgb(...) background
+ * (WCAG relative luminance), so a number on any cell colour stays readable.
+ */
 export function textOn(rgb) {
+  const lin = (c) => {
+    const v = c / 255;
+    return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  };
   const [r, g, b] = rgb.match(/\d+/g).map(Number);
-  const lum = (0.299 * r + 0.587 * g + 0.114 * b) / 255;
-  return lum > 0.55 ? "#111" : "#fff";
+  const L = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b);
+  const DARK = 0.0056; // luminance of #111
+  return (L + 0.05) / (DARK + 0.05) >= 1.05 / (L + 0.05) ? "#111" : "#fff";
 }
 
 /**
