@@ -176,6 +176,15 @@ class Array(traitlets.TraitType):
         return arr
 
 
+def _document_init(cls):
+    """Document `cls` with its own ``__init__`` signature, not traitlets'
+    ``__new__(*args: t.Any, **kwargs: t.Any)``."""
+    signature = inspect.signature(cls.__init__)
+    cls.__signature__ = signature.replace(
+        parameters=list(signature.parameters.values())[1:]
+    )
+
+
 class Explorable(anywidget.AnyWidget):
     """Base class: a subclass names its ES module in ``_module`` (a file in `JS_DIR`).
 
@@ -190,12 +199,7 @@ class Explorable(anywidget.AnyWidget):
         if cls.__dict__.get("_module"):
             cls._esm = bundle(cls._module)
             cls._css = (JS_DIR / "explorable.css").read_text(encoding="utf-8")
-        # The documented signature is the class's own __init__, not traitlets'
-        # ``__new__(*args: t.Any, **kwargs: t.Any)``.
-        signature = inspect.signature(cls.__init__)
-        cls.__signature__ = signature.replace(
-            parameters=list(signature.parameters.values())[1:]
-        )
+        _document_init(cls)
         super().__init_subclass__(**kwargs)
 
     def describe(self):
@@ -204,3 +208,6 @@ class Explorable(anywidget.AnyWidget):
 
     def __repr__(self):
         return self.describe()
+
+
+_document_init(Explorable)
