@@ -1,17 +1,39 @@
-"""Figures and widgets for the chapter "Why linear algebra is essential".
+"""Figures and explorables for the chapters "Gradient computation" and "Why linear
+algebra is essential".
 
-Display code only (matplotlib, ipywidgets): pure ``plot_*(ax, ...)`` functions that draw
-into given axes, plus thin builders that render every state of a control to a frame with
-:func:`lalib.display.players.precomputed_player`, so the widgets respond in the static
-book. No kernel module imports this one; the math itself comes from :mod:`lalib.optim`
-and :mod:`lalib.decomp`.
+Display code only: pure ``plot_*(ax, ...)`` functions that draw into given axes
+(matplotlib), and three explorables (`lalib.display.explorable.Explorable`) that
+recompute in the reader's browser, in the static book too:
+
+- `GDExplorer`: gradient descent on ``f(x) = 1/2 x^T A x - b^T x`` (``gd.js``);
+- `PCAExplorer`: PCA of 2-D points the reader drags (``pca.js``);
+- `ReconstructionExplorer`: digits rebuilt from their first k principal components
+  (``recon.js``).
+
+No kernel module imports this one; the math itself comes from :mod:`lalib.optim` and
+:mod:`lalib.decomp`, and the JavaScript repeats it with ``lamath.js``.
 """
+
+import operator
 
 import matplotlib.pyplot as plt
 import numpy as np
+import traitlets
 
 from lalib import decomp, optim
-from lalib.display.players import precomputed_player
+from lalib.display.explorable import JS_DIR, Array, Explorable
+
+__all__ = [
+    "GDExplorer",
+    "PCAExplorer",
+    "ReconstructionExplorer",
+    "plot_affine_pieces",
+    "plot_error_curves",
+    "plot_explained_variance",
+    "plot_functions_1d",
+    "plot_lstsq_errors",
+    "plot_projection",
+]
 
 DIGIT_COLORS = plt.get_cmap("tab10").colors  # one colour per digit 0-9
 
@@ -76,64 +98,6 @@ def plot_affine_pieces(axes, x, curves, slope, kinks, title=None):
     ax_s.set_xlim(x[0], x[-1])
 
 
-def plot_quadratic(ax, A, b, lim, levels=12, n=121):
-    """Contours of ``1/2 x^T A x - b^T x`` over ``[-lim, lim]^2``, minimum marked.
-
-    The contour lines are ellipses whose axes are the eigenvectors of A, with
-    half-widths proportional to ``1 / sqrt(lambda)``: a large condition number draws a
-    long, thin valley.
-
-    Parameters
-    ----------
-    ax : matplotlib Axes
-    A : ndarray, shape (2, 2)
-        Symmetric positive definite.
-    b : ndarray, shape (2,)
-    lim : float
-        Half-width of the plotted square.
-    levels : int
-        Number of contour lines (spaced evenly in the square root of the height above
-        the minimum, so they are evenly spaced across the valley).
-    n : int
-        Grid points per side.
-    """
-    g = np.linspace(-lim, lim, n)  # (n,)
-    gx, gy = np.meshgrid(g, g)  # (n, n) each
-    pts = np.stack([gx.ravel(), gy.ravel()], axis=1)  # (n*n, 2)
-    x_star = optim.quadratic_minimizer(A, b)  # (2,)
-    f_min = optim.quadratic_loss(x_star, A, b)
-    f = optim.quadratic_loss(pts, A, b).reshape(n, n) - f_min  # (n, n), >= 0
-    heights = np.linspace(0, np.sqrt(f.max()), levels + 1)[1:] ** 2  # (levels,)
-    ax.contour(gx, gy, f, levels=heights, cmap="viridis", linewidths=0.8)
-    ax.plot(*x_star, marker="*", ms=12, color="crimson", zorder=3)
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def plot_trajectory(ax, trajectory, upto, lim=None, color="black"):
-    """Draw the first ``upto + 1`` iterates of a 2-D trajectory as a connected path.
-
-    Parameters
-    ----------
-    ax : matplotlib Axes
-    trajectory : ndarray, shape (T, 2)
-    upto : int
-        Index of the last iterate shown.
-    lim : float, optional
-        Points beyond ``[-lim, lim]^2`` are clipped to the box edge so that a divergent
-        path stays visible as it leaves.
-    color : str
-    """
-    path = np.asarray(trajectory)[: upto + 1]  # (upto + 1, 2)
-    if lim is not None:
-        path = np.clip(path, -lim, lim)
-    ax.plot(path[:, 0], path[:, 1], "-o", color=color, ms=3, lw=1.2, zorder=4)
-    ax.plot(path[-1, 0], path[-1, 1], "o", color="darkorange", ms=7, zorder=5)
-
-
 def plot_error_curves(ax, errors, rates, ylim=(1e-4, 1e3)):
     """Distance to the minimum against step on a log scale, one run per learning rate.
 
@@ -174,63 +138,6 @@ def plot_error_curves(ax, errors, rates, ylim=(1e-4, 1e3)):
     ax.set_ylabel("$\\|x_t - x^*\\|$ (dashed: rate$^t$)")
     ax.legend(fontsize=7, loc="lower left")
     ax.grid(alpha=0.3, which="both")
-
-
-def gd_frame(A, b, trajectory, upto, lr, lim, figsize=(3.6, 3.3)):
-    """A frame of the gradient-descent player: the path so far on the loss contours."""
-    fig, ax = plt.subplots(figsize=figsize)
-    plot_quadratic(ax, A, b, lim, levels=8)
-    plot_trajectory(ax, trajectory, upto, lim=lim)
-    x_star = optim.quadratic_minimizer(A, b)  # (2,)
-    err = float(np.linalg.norm(trajectory[upto] - x_star))
-    ax.set_title(f"lr {lr:g}, step {upto}: $\\|x_t - x^*\\|$ = {err:.2g}", fontsize=11)
-    fig.tight_layout(pad=0.4)
-    return fig
-
-
-def gd_player(A, b, x0, lrs, steps, lim=3.0, every=1, interval=300):
-    """Gradient descent on a 2-D quadratic: a learning-rate slider, Play over steps.
-
-    Every (learning rate, step) frame is rendered now, so the widget works without a
-    kernel.
-
-    Parameters
-    ----------
-    A : ndarray, shape (2, 2)
-    b : ndarray, shape (2,)
-    x0 : ndarray, shape (2,)
-    lrs : sequence of float
-        Learning rates offered by the slider.
-    steps : int
-        Steps of every run.
-    lim : float
-        Half-width of the plotted square.
-    every : int
-        Show every `every`-th step (fewer frames, smaller notebook).
-    interval : int
-        Milliseconds between frames when playing.
-
-    Returns
-    -------
-    ipywidgets.VBox
-        From `precomputed_player`; ``.trajectories`` maps each lr to its path,
-        shape (steps + 1, 2).
-    """
-    grad = lambda x: optim.quadratic_grad(x, A, b)  # noqa: E731
-    trajectories = {lr: optim.gradient_descent(grad, x0, lr, steps) for lr in lrs}
-    shown = list(range(0, steps + 1, every))
-
-    def render(lr, step):
-        return gd_frame(A, b, trajectories[lr], step, lr, lim)
-
-    player = precomputed_player(
-        render,
-        {"lr": {f"{lr:g}": lr for lr in lrs}, "step": {str(t): t for t in shown}},
-        play="step",
-        interval=interval,
-    )
-    player.trajectories = trajectories
-    return player
 
 
 def plot_lstsq_errors(ax, conds, errors, eps):
@@ -318,72 +225,298 @@ def plot_projection(ax, Z, y):
     ax.grid(alpha=0.3)
 
 
-def digit_mosaic(rows, pad=1):
-    """Tile rows of 8 x 8 digit images into one array, with `pad` blank pixels between.
+def _count(value, name, lo, hi):
+    """`value` as an int in ``lo..hi`` (bools and floats refused), else ValueError."""
+    try:
+        n = None if isinstance(value, (bool, np.bool_)) else operator.index(value)
+    except TypeError:
+        n = None
+    if n is None or not lo <= n <= hi:
+        raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {value!r}")
+    return n
+
+
+def _g(v, digits=3):
+    """A number for a describe() sentence: fixed digits, no "-0"."""
+    text = f"{v:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+class GDExplorer(Explorable):
+    """Gradient descent on ``f(x) = 1/2 x^T A x - b^T x``, recomputed in the browser.
+
+    The reader sets the eigenvalues of `A` and the angle of its eigenvectors (the
+    minimum ``x* = A^{-1} b`` stays put: `b` follows `A`), the learning rate and the
+    number of steps, and places the start by clicking the plane (or drags the start,
+    or moves it with the arrow keys). The figure draws the level sets (ellipses), the
+    eigenvectors and the path; a status line says whether descent converges (the
+    contraction factor ``max_i |1 - lr lam_i|``, `lalib.optim.gd_rate`) or diverges
+    (``lr > 2 / lam_max``). The path is the one `lalib.optim.gradient_descent` takes
+    with `lalib.optim.quadratic_grad`.
 
     Parameters
     ----------
-    rows : sequence of ndarray, each shape (n, 64)
-    pad : int
+    A : ndarray, shape (2, 2)
+        Symmetric positive definite.
+    b : ndarray, shape (2,)
+    x0 : ndarray, shape (2,)
+        The start.
+    lr : float
+        Learning rate, in ``(0, 10]``.
+    steps : int
+        Number of steps shown, 0..200.
+    lim : float
+        Half-width of the square view.
+    center : ndarray, shape (2,), optional
+        Centre of the view (default the origin).
+    presets : sequence of float
+        Learning rates offered as buttons.
+    symbol : str
+        The name of the variable in the text (``"x"``; chapter 5 uses ``"w"``).
 
-    Returns
-    -------
-    mosaic : ndarray, shape (R * (8 + pad) - pad, n * (8 + pad) - pad)
-        Blank (0) between the tiles.
+    Examples
+    --------
+    ``explorer.x0`` is where the reader put the start, ``explorer.trajectory`` the
+    iterates for the current settings; ``explorer.lr = 0.21`` redraws the figure.
     """
-    R, n = len(rows), len(rows[0])
-    cell = 8 + pad
-    mosaic = np.zeros((R * cell - pad, n * cell - pad))
-    for r, imgs in enumerate(rows):
-        tiles = np.asarray(imgs).reshape(n, 8, 8)  # (n, 64) -> (n, 8, 8)
-        for c in range(n):
-            mosaic[r * cell : r * cell + 8, c * cell : c * cell + 8] = tiles[c]
-    return mosaic
+
+    _module = "gd.js"
+
+    A = Array((2, 2))
+    b = Array((2,))
+    x0 = Array((2,))
+    center = Array((2,))
+    lr = traitlets.Float(0.1).tag(sync=True)
+    steps = traitlets.Int(20).tag(sync=True)
+    lim = traitlets.Float(3.0).tag(sync=True)
+    presets = traitlets.List(traitlets.Float()).tag(sync=True)
+    symbol = traitlets.Unicode("x").tag(sync=True)
+
+    def __init__(
+        self, A, b, x0, lr, steps=20, lim=3.0, center=(0.0, 0.0), presets=(), **kw
+    ):
+        super().__init__(
+            A=A,
+            b=b,
+            x0=x0,
+            lr=lr,
+            steps=_count(steps, "steps", 0, 200),
+            lim=lim,
+            center=center,
+            presets=list(presets),
+            **kw,
+        )
+
+    @traitlets.validate("A")
+    def _check_A(self, proposal):
+        A = Array.validate(self.traits()["A"], self, proposal["value"])
+        if not np.allclose(A, A.T, rtol=1e-10, atol=1e-12):
+            raise ValueError(f"A must be symmetric, got {A.tolist()}")
+        if np.linalg.eigvalsh(A)[0] <= 0:
+            raise ValueError(
+                f"A must be positive definite (a unique minimum), got eigenvalues "
+                f"{np.linalg.eigvalsh(A).round(6).tolist()}"
+            )
+        return A
+
+    @traitlets.validate("lr")
+    def _check_lr(self, proposal):
+        lr = float(proposal["value"])
+        if not 0 < lr <= 10:
+            raise ValueError(f"lr must lie in (0, 10], got {proposal['value']!r}")
+        return lr
+
+    @traitlets.validate("steps")
+    def _check_steps(self, proposal):
+        return _count(proposal["value"], "steps", 0, 200)
+
+    @traitlets.validate("lim")
+    def _check_lim(self, proposal):
+        lim = float(proposal["value"])
+        if not 0 < lim < 1e6:
+            raise ValueError(
+                f"lim must be a positive number, got {proposal['value']!r}"
+            )
+        return lim
+
+    @property
+    def minimizer(self):
+        """``x* = A^{-1} b``, shape (2,)."""
+        return optim.quadratic_minimizer(self.A, self.b)
+
+    @property
+    def trajectory(self):
+        """The iterates ``x_0 .. x_steps``, shape (steps + 1, 2), computed by lalib."""
+        A, b = self.A, self.b
+        return optim.gradient_descent(
+            lambda x: optim.quadratic_grad(x, A, b), self.x0, self.lr, self.steps
+        )
+
+    @property
+    def rate(self):
+        """The contraction factor ``max_i |1 - lr lam_i|`` (`optim.gd_rate`)."""
+        return optim.gd_rate(self.A, self.lr)
+
+    def describe(self):
+        lam = np.linalg.eigvalsh(self.A)  # (2,) ascending
+        verdict = "converges" if self.rate < 1 else "does not converge"
+        return (
+            f"GDExplorer: eigenvalues {_g(lam[0], 2)} and {_g(lam[1], 2)}, "
+            f"lr {_g(self.lr)}, {self.steps} steps from "
+            f"({_g(self.x0[0], 2)}, {_g(self.x0[1], 2)}): {verdict} "
+            f"(factor {_g(self.rate)} per step; 2/lambda_max = {_g(2 / lam[1])})"
+        )
 
 
-def plot_digit_mosaic(ax, rows, row_labels, pad=1):
-    """Rows of 8 x 8 digits as one image (grey scale clipped to 0..1), rows labelled.
+class PCAExplorer(Explorable):
+    """PCA of points in the plane: drag a point, the principal axes follow.
+
+    Shows the points, their mean, the covariance ellipse (two standard deviations along
+    each principal axis), the principal components as arrows, the covariance matrix and
+    the explained variance ratio, all recomputed in the browser as `decomp.covariance`
+    and `decomp.pca` compute them (components by decreasing variance, the largest entry
+    of each positive). Points move by dragging or with the arrow keys (0.1 a press).
 
     Parameters
     ----------
-    ax : matplotlib Axes
-    rows : sequence of ndarray, each shape (n, 64)
-    row_labels : sequence of str
-    pad : int
+    points : ndarray, shape (N, 2)
+        N >= 2 points, one per row.
+    lim : float
+        Half-width of the square view.
+    center : ndarray, shape (2,), optional
+    show_projections : bool
+        Draw each point's projection on the first principal axis.
+
+    Examples
+    --------
+    ``explorer.points`` returns the points where the reader left them;
+    ``explorer.explained_variance_ratio`` is what the figure prints.
     """
-    ax.imshow(
-        np.clip(digit_mosaic(rows, pad), 0, 1),
-        cmap="gray_r",
-        vmin=0,
-        vmax=1,
-        interpolation="nearest",
-    )
-    ax.set_xticks([])
-    ax.set_yticks(
-        [4 + r * (8 + pad) for r in range(len(rows))], labels=row_labels, fontsize=8
-    )
-    ax.tick_params(length=0)
+
+    _module = "pca.js"
+
+    points = Array((None, 2))
+    center = Array((2,))
+    lim = traitlets.Float(3.0).tag(sync=True)
+    show_projections = traitlets.Bool(False).tag(sync=True)
+
+    def __init__(self, points, lim=3.0, center=(0.0, 0.0), **kw):
+        super().__init__(points=points, lim=lim, center=center, **kw)
+
+    @traitlets.validate("points")
+    def _check_points(self, proposal):
+        X = Array.validate(self.traits()["points"], self, proposal["value"])
+        if not 2 <= len(X) <= 200:
+            raise ValueError(f"points must have 2 to 200 rows (N, 2), got {X.shape}")
+        return X
+
+    @property
+    def pca(self):
+        """`decomp.pca` of the points: components (2, 2), variances (2,), mean (2,)."""
+        return decomp.pca(self.points, 2)
+
+    @property
+    def explained_variance_ratio(self):
+        """Each component's share of the total variance, shape (2,) (NaN if none)."""
+        var = self.pca[1]
+        total = var.sum()
+        return var / total if total > 0 else np.full(2, np.nan)
+
+    def describe(self):
+        comps, _, _ = self.pca
+        ratio = self.explained_variance_ratio
+        return (
+            f"PCAExplorer: {len(self.points)} points; PC1 = "
+            f"({_g(comps[0, 0])}, {_g(comps[0, 1])}) explains "
+            f"{100 * ratio[0]:.1f} % of the variance, PC2 {100 * ratio[1]:.1f} %"
+        )
 
 
-def reconstruction_figure(images, components, mean, k, figsize=(6.4, 1.9)):
-    """Digits (top) and their reconstructions from the first `k` principal axes."""
-    Z = decomp.pca_transform(images, components[:k], mean)  # (n, k)
-    rec = decomp.pca_reconstruct(Z, components[:k], mean)  # (n, 64)
-    err = float(np.mean(np.sum((images - rec) ** 2, axis=1)))
-    fig, ax = plt.subplots(figsize=figsize)
-    plot_digit_mosaic(ax, [images, rec], ["original", f"k = {k}"])
-    ax.set_title(
-        f"{k} of 64 numbers per image; mean squared error {err:.2f}", fontsize=9
-    )
-    fig.tight_layout(pad=0.3)
-    return fig
+class ReconstructionExplorer(Explorable):
+    """Images rebuilt from their first k principal components; the reader chooses k.
+
+    The browser computes ``z = (x - mean) V_k^T`` and ``x_hat = mean + z V_k`` for each
+    image (`decomp.pca_transform`, `decomp.pca_reconstruct`) with ``V_k`` the first k
+    rows of `components`, draws originals and reconstructions as 8 x 8 grey images in
+    SVG (0 white, 1 black) and prints each image's squared error and their mean.
+
+    Parameters
+    ----------
+    images : ndarray, shape (n, 64)
+        8 x 8 images, one per row, pixels in 0..1.
+    components : ndarray, shape (K, 64)
+        Orthonormal rows by decreasing variance (`decomp.pca`); the slider offers
+        k = 1..K. They travel in the page, so a few decimals are enough: `decimals`.
+    mean : ndarray, shape (64,)
+    k : int
+        The k shown first.
+    labels : sequence of str, optional
+        A name per image (e.g. its digit), for the captions and alt texts.
+    decimals : int or None
+        Round `components` and `mean` to this many decimals (the page stays small;
+        4 decimals move a rebuilt digit pixel by at most about 3e-4). None keeps
+        them exact.
+    """
+
+    _module = "recon.js"
+
+    images = Array((None, 64))
+    components = Array((None, 64))
+    mean = Array((64,))
+    k = traitlets.Int(1).tag(sync=True)
+    labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
+
+    def __init__(self, images, components, mean, k=1, labels=(), decimals=4, **kw):
+        if decimals is not None:
+            components = np.round(np.asarray(components, dtype=np.float64), decimals)
+            mean = np.round(np.asarray(mean, dtype=np.float64), decimals)
+        super().__init__(
+            images=images,
+            components=components,
+            mean=mean,
+            labels=[str(t) for t in labels],
+            **kw,
+        )
+        K = len(self.components)
+        if K == 0:
+            raise ValueError(
+                f"components must have at least one row (K, 64), got "
+                f"{self.components.shape}"
+            )
+        if self.labels and len(self.labels) != len(self.images):
+            raise ValueError(
+                f"labels must name each of the {len(self.images)} images, got "
+                f"{len(self.labels)}"
+            )
+        self.k = _count(k, "k", 1, K)
+
+    @traitlets.validate("k")
+    def _check_k(self, proposal):
+        return _count(proposal["value"], "k", 1, max(len(self.components), 1))
+
+    @property
+    def reconstructions(self):
+        """The images rebuilt from the first `k` components, shape (n, 64)."""
+        V = self.components[: self.k]  # (k, 64)
+        Z = decomp.pca_transform(self.images, V, self.mean)  # (n, k)
+        return decomp.pca_reconstruct(Z, V, self.mean)  # (n, 64)
+
+    @property
+    def squared_errors(self):
+        """Each image's squared error ``||x - x_hat||^2``, shape (n,)."""
+        return np.sum((self.images - self.reconstructions) ** 2, axis=1)
+
+    def describe(self):
+        return (
+            f"ReconstructionExplorer: {len(self.images)} images rebuilt from "
+            f"k = {self.k} of {len(self.components)} components; mean squared error "
+            f"{self.squared_errors.mean():.3f}"
+        )
 
 
-def reconstruction_player(images, components, mean, ks):
-    """A slider over k showing `reconstruction_figure` for each k (precomputed)."""
-    return precomputed_player(
-        lambda k: reconstruction_figure(images, components, mean, k),
-        {"k": {str(k): k for k in ks}},
-        play="k",
-        interval=700,
-    )
+for _cls, _extra in [
+    (GDExplorer, "why.css"),
+    (PCAExplorer, "why.css"),
+    (ReconstructionExplorer, "recon.css"),
+]:
+    _cls._css = _cls._css + (JS_DIR / _extra).read_text(encoding="utf-8")
