@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from redraw import after_redraw
 
 from lalib import activations, linear
 
@@ -132,7 +133,7 @@ def _drag(page, handle, dx, dy):
     for k in range(1, 6):
         page.mouse.move(x0 + dx * k / 5, y0 + dy * k / 5)
     page.mouse.up()
-    page.wait_for_timeout(100)  # the redraw after the drag (one animation frame)
+    after_redraw(page)
 
 
 def test_the_worked_example_shows_lalibs_y_18_40(page):
@@ -172,7 +173,7 @@ def test_preset_rotation_chosen_with_the_keyboard(page):
             break
         page.keyboard.press("ArrowDown")
     assert select.evaluate("s => s.selectedOptions[0].text") == "rotation 30°"
-    page.wait_for_timeout(100)
+    after_redraw(page)
     c, s = math.cos(math.pi / 6), math.sin(math.pi / 6)
     shown = _plane_state(page)
     _assert_plane_is_lalib(shown, [[c, -s], [s, c]], before["b"], before["x"])
@@ -180,7 +181,7 @@ def test_preset_rotation_chosen_with_the_keyboard(page):
     assert "preserved" in page.locator(f"{PLANE} .pl-orient").text_content()
     # the singular preset: det 0, and the orientation says the plane collapsed
     select.select_option(label="singular")
-    page.wait_for_timeout(100)
+    after_redraw(page)
     shown = _plane_state(page)
     _assert_plane_is_lalib(shown, [[1, 2], [0.5, 1]], before["b"], before["x"])
     assert "collapsed" in page.locator(f"{PLANE} .pl-orient").text_content()
@@ -189,7 +190,7 @@ def test_preset_rotation_chosen_with_the_keyboard(page):
 def test_mouse_drags_of_b_e2_and_x(page):
     # a smaller view first (the identity keeps b and x), so a drag moves a lot
     page.get_by_label("Preset", exact=True).select_option(label="identity")
-    page.wait_for_timeout(100)
+    after_redraw(page)
     before = _plane_state(page)
     # b moves the whole picture: W stays, y moves with it
     _drag(page, _handle(page, "b,"), -30, -30)  # left and up
@@ -266,18 +267,18 @@ def test_fold_toggle_bias_and_drag(page):
     toggle = page.locator(FOLD).get_by_role("button", name="ReLU between the layers")
     toggle.focus()
     page.keyboard.press("Space")
-    page.wait_for_timeout(100)
+    after_redraw(page)
     off = _fold_state(page)
     assert not off["relu"]
     _assert_fold_is_lalib(off)
     page.keyboard.press("Enter")
-    page.wait_for_timeout(100)
+    after_redraw(page)
     assert _fold_state(page)["relu"]
     # the hidden bias of neuron 0, three steps up by keyboard: its hinge moves
     page.locator(FOLD).get_by_label("b₁ of neuron 0").focus()
     for _ in range(3):
         page.keyboard.press("ArrowRight")
-    page.wait_for_timeout(100)
+    after_redraw(page)
     moved = _fold_state(page)
     assert moved["b1"] == pytest.approx([first["b1"][0] + 0.3, first["b1"][1]])
     assert moved["counts"] != first["counts"]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from redraw import after_redraw
 
 from lalib import conv
 from lalib.display.conv import EXAMPLE_IMAGE, FILTERS
@@ -132,7 +133,7 @@ def _stored_state(page, model_name, key):
 def _read(page, sel):
     root = page.locator(sel).first
     root.scroll_into_view_if_needed()
-    page.wait_for_timeout(60)  # one animation frame for the redraw
+    after_redraw(page)
     return page.evaluate(JS_READ, root.element_handle())
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from redraw import after_redraw
 
 from benchmarks import report
 from lalib import linear
@@ -143,7 +144,7 @@ def _click_track(page, name, fraction):
 
 def _settle(page):
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
-    page.wait_for_timeout(50)
+    after_redraw(page)
 
 
 def test_shapes_explorer_follows_mouse_and_keyboard(browser, served_book):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from redraw import after_redraw
 
 from lalib import data, decomp, optim
 
@@ -78,7 +79,7 @@ def _open(browser, url, device=DESKTOP):
 
 def _settle(page):
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => r()))")
-    page.wait_for_timeout(60)
+    after_redraw(page)
 
 
 def _nums(text):
