@@ -7,7 +7,7 @@ import pytest
 
 from lalib import activations, linear
 from lalib.display import plane
-from lalib.display.explorable import JS_DIR
+from lalib.display.explorable import JS_DIR, bundle
 from lalib.display.figures import new_figure
 
 
@@ -179,8 +179,9 @@ def test_plane_explorer_state_round_trip():
 def test_explorers_bundle_plane_js_with_lamath_and_its_css():
     for cls in (plane.PlaneExplorer, plane.FoldExplorer):
         esm = cls._esm
-        assert "// ---- plane.js" in esm and "// ---- lamath.js" in esm
-        assert "// ---- ui.js" in esm and "export default" in esm
+        assert esm == bundle("plane.js")
+        assert "\n// lamath.js\n" in f"\n{esm}" and "\n// ui.js\n" in esm
+        assert "\n// plane.js\n" in esm and "export default" in esm
         assert "</" not in esm  # embedded in a <script> of the page
         assert cls._css.endswith((JS_DIR / "plane.css").read_text(encoding="utf-8"))
     js = (JS_DIR / "plane.js").read_text(encoding="utf-8")
