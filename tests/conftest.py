@@ -1,5 +1,6 @@
-"""Shared fixtures: a seeded generator, hypothesis profiles (CI is derandomised), and
-the built book served on 127.0.0.1 for the browser and download tests."""
+"""Shared fixtures: a seeded generator, hypothesis profiles (CI is derandomised), the
+built book served on 127.0.0.1 for the browser and download tests, and headless
+Chromium for the browser and JupyterLab tests."""
 
 import functools
 import http.server
@@ -38,6 +39,20 @@ SITE = Path(
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (tests/chromium.py), shared by a module's tests."""
+    from chromium import ARGS, CHROMIUM
+    from playwright.sync_api import sync_playwright
+
+    if not CHROMIUM.exists():
+        pytest.fail("Debian's chromium is missing: run scripts/setup.sh --browser")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-
-playwright_api = pytest.importorskip("playwright.sync_api")
+from chromium import DESKTOP, PHONE
 
 pytestmark = pytest.mark.browser
 
@@ -35,27 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("BOOK_SITE") or ROOT / "_build" / "html")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_VERSION = "4.14.1"
-CHROMIUM = Path("/usr/bin/chromium")
 # The launch options of tests/browser/test_site.py, plus: no look-ups of its own.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-]
 MAX_HTML_BYTES = 250_000
 BLOCKING = ("critical", "serious")
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-}
 
 
 def _pages():
@@ -184,18 +165,6 @@ def server(served_book):
     return served_book  # tests/conftest.py serves the built book
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: run scripts/setup.sh --browser")
-    if not AXE.exists():
-        pytest.fail(f"{AXE} is missing: run scripts/setup.sh (npm ci)")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 def _block_outside(route):
     """Nothing leaves 127.0.0.1 (tests/browser/test_site.py reports any attempt)."""
     url = route.request.url
@@ -243,6 +212,8 @@ def _set_mode(page, path, mode):
 
 
 def _axe(page, include=None):
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run scripts/setup.sh (npm ci)")
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.add_script_tag(path=str(AXE))
         assert page.evaluate("() => axe.version") == AXE_VERSION

@@ -15,36 +15,16 @@ Needs a built site (BOOK_SITE, or `make build`) and Debian's chromium.
 """
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from chromium import DESKTOP, PHONE
 from redraw import after_redraw
 
 from lalib import activations, linear
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-]
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-}
 PAGE = "book/01-layers.html"
 PLANE, FOLD = ".pl-plane", ".pl-fold"
 SHOWN = 0.005 + 1e-9  # the widget shows two decimals
@@ -64,16 +44,6 @@ def _num(text):
 def _vec(text):
     """ "[18.00, −40.00]" -> array([18., -40.])"""
     return np.array([_num(t) for t in text.strip().strip("[]").split(",")])
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: run scripts/setup.sh --browser")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -22,35 +22,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chromium import DESKTOP, PHONE
 from redraw import after_redraw
 
 from lalib import conv
 from lalib.display.conv import EXAMPLE_IMAGE, FILTERS
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("BOOK_SITE") or ROOT / "_build" / "html")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-]
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-}
 PAGE = "book/02-convolutions.html"
 CONV, VOLUME = ".la-conv:not(.la-conv-volume)", ".la-conv-volume"
 SHOWN = 0.005 + 1e-9  # the widget shows integers bare and others with two decimals
@@ -85,16 +66,6 @@ def _grid(cells, shape):
     for r, c, t in cells:
         out[r, c] = np.nan if t.strip() == "·" else _num(t)
     return out
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: run scripts/setup.sh --browser")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _open(browser, served_book, options):

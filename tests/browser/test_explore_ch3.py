@@ -23,34 +23,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chromium import DESKTOP, PHONE
 
 from lalib import attention
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("BOOK_SITE") or ROOT / "_build" / "html")
 PAGE = "book/03-attention.html"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-]
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-}
 PLANE = ".la-attention:has(svg.la-att-plane)"
 SENTENCE = ".la-attention:has(select[data-role='query'])"
 R = 3.0  # the plane shows [-R, R] x [-R, R]
@@ -62,16 +43,6 @@ JS_TABLE = """(t) => Array.from(t.querySelectorAll('tbody tr')).map(tr =>
     Number(td.textContent.trim().replace('\u2212', '-'))))"""
 JS_HEAD = """(t) => Array.from(t.querySelectorAll('thead th'))
   .map(th => th.textContent)"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: run scripts/setup.sh --browser")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _open(browser, url, device=DESKTOP):

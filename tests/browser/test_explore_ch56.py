@@ -19,52 +19,22 @@ Needs a built site (BOOK_SITE, or `make build`) and Debian's chromium.
 """
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from chromium import DESKTOP, PHONE
 from redraw import after_redraw
 
 from lalib import data, decomp, optim
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-]
-DESKTOP = {"viewport": {"width": 1280, "height": 900}}
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "is_mobile": True,
-    "has_touch": True,
-    "device_scale_factor": 2,
-}
 CH5 = "book/05-gradients.html"
 CH6 = "book/06-why-linear-algebra.html"
 GD = re.compile("^Gradient descent on a quadratic")
 PCA = re.compile("^PCA of points in the plane")
 RECON = re.compile("^Digits rebuilt from their first k principal components")
 NUM = r"[−\-]?\d+(?:\.\d+)?(?:e[+\-−]?\d+)?|NaN|[−\-]?∞"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: run scripts/setup.sh --browser")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _open(browser, url, device=DESKTOP):

@@ -27,24 +27,12 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
 # The built site; BOOK_SITE points the test at a build made with --path-output.
 SITE = Path(os.environ.get("BOOK_SITE") or ROOT / "_build" / "html")
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGES = sorted(p.relative_to(SITE).as_posix() for p in (SITE / "book").glob("*.html"))
 
 # Prose only: code, outputs and the typeset math itself may legitimately contain TeX.
@@ -59,16 +47,6 @@ JS_PROSE = """() => {
 @pytest.fixture(scope="module")
 def server(served_book):
     return served_book  # tests/conftest.py serves the built book
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is missing: run scripts/setup.sh --browser")
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 class PageLog:
