@@ -4,10 +4,10 @@ one animation frame (16.7 ms at 60 Hz)?
 Run it from the repository root on a built site (``make build`` first)::
 
     .venv/bin/python -m benchmarks.redraw                  # _build/html, or $BOOK_SITE
-    .venv/bin/python -m benchmarks.redraw /tmp/me/_build/html --repeats 8
+    .venv/bin/python -m benchmarks.redraw other/_build/html --repeats 8
 
 It serves the site on 127.0.0.1, opens every chapter page in headless Chromium
-(Debian's ``/usr/bin/chromium``, the launch flags of tests/browser/test_site.py) at
+(Debian's ``/usr/bin/chromium``, the launch flags of tests/chromium.py) at
 1280 x 900, and in each rendered explorable (each ``.la-explorable``) performs, with
 real keyboard and mouse input, the interactions a reader makes, whichever it has:
 
