@@ -8,7 +8,8 @@
 // that output pixel, the dot product written out, and the output filling in.
 
 import { outputSize, conv2d, im2colColumn, toeplitzRow } from "./lamath.js";
-import { h, s, fmt, slider, button, controls, divergingColor, textOn, onFrame, root, newId } from "./ui.js";
+import { h, s, fmt, slider, button, controls, textOn, onFrame, root, newId } from "./ui.js";
+import { convOutputGrid } from "./conv_output.js";
 
 const CELL = 34; // SVG user units per pixel (= CSS px at full size)
 const KS = 3; // the filter is 3 x 3
@@ -323,27 +324,7 @@ function render({ model, el }) {
       : `Input x (${H}×${W}); window of out[${i}, ${j}]`;
 
     // the output, filled in up to the current pixel (row-major, as the window slides)
-    let olim = 0;
-    for (const r of out) for (const v of r) olim = Math.max(olim, Math.abs(v));
-    outputSvg.setAttribute("viewBox", `${-M} ${-M} ${Wo * CELL + 2 * M} ${Ho * CELL + 2 * M}`);
-    outputSvg.setAttribute("width", Wo * CELL + 2 * M);
-    const ocells = [];
-    for (let r = 0; r < Ho; r++)
-      for (let c = 0; c < Wo; c++) {
-        const q = r * Wo + c;
-        const done = q <= p;
-        const fill = done ? divergingColor(out[r][c], olim) : "#fff";
-        const g = s(
-          "g",
-          { class: "la-out", "data-row": r, "data-col": c },
-          s("rect", { x: c * CELL, y: r * CELL, width: CELL, height: CELL, fill, stroke: "#999" }),
-          s("text", { x: (c + 0.5) * CELL, y: (r + 0.5) * CELL, "text-anchor": "middle", "dominant-baseline": "central", style: `fill:${done ? textOn(fill) : "#666"}` }, done ? cnum(out[r][c]) : "·"),
-        );
-        g.addEventListener("click", () => commit({ position: q }));
-        ocells.push(g);
-      }
-    ocells.push(s("rect", { x: j * CELL, y: i * CELL, width: CELL, height: CELL, fill: "none", stroke: "#e8a100", "stroke-width": 4 }));
-    outputSvg.replaceChildren(...ocells);
+    convOutputGrid(outputSvg, out, p, [i, j], { cell: CELL, num: cnum, pick: (q) => commit({ position: q }) });
     const filled = out.flat().slice(0, p + 1).map(cnum).join(", ");
     outputSvg.setAttribute("aria-label", `Output ${Ho} by ${Wo}, filled in row by row up to pixel (${i}, ${j}): ${filled}`);
     outputCap.textContent = `Output (${Ho}×${Wo}): out[${i}, ${j}] = ${cnum(value)} (click a pixel to move the window there)`;

@@ -8,7 +8,8 @@
 // three partial sums and their total are written out. Recomputed with lamath.js.
 
 import { outputSize, conv2d, im2colColumn } from "./lamath.js";
-import { h, s, fmt, slider, button, controls, divergingColor, textOn, onFrame, root } from "./ui.js";
+import { h, s, fmt, slider, button, controls, textOn, onFrame, root } from "./ui.js";
+import { convOutputGrid } from "./conv_output.js";
 
 const VCELL = 30; // SVG user units per pixel
 const VK = 3; // 3 x 3 filter slices
@@ -227,28 +228,7 @@ function render({ model, el }) {
     }
 
     // the output
-    let olim = 0;
-    for (const r of out) for (const v of r) olim = Math.max(olim, Math.abs(v));
-    const M = 4;
-    outSvg.setAttribute("viewBox", `${-M} ${-M} ${Wo * VCELL + 2 * M} ${Ho * VCELL + 2 * M}`);
-    outSvg.setAttribute("width", Wo * VCELL + 2 * M);
-    const ocells = [];
-    for (let r = 0; r < Ho; r++)
-      for (let q = 0; q < Wo; q++) {
-        const k = r * Wo + q;
-        const done = k <= p;
-        const fill = done ? divergingColor(out[r][q], olim) : "#fff";
-        const g = s(
-          "g",
-          { class: "la-out", "data-row": r, "data-col": q },
-          s("rect", { x: q * VCELL, y: r * VCELL, width: VCELL, height: VCELL, fill, stroke: "#999" }),
-          s("text", { x: (q + 0.5) * VCELL, y: (r + 0.5) * VCELL, "text-anchor": "middle", "dominant-baseline": "central", style: `fill:${done ? textOn(fill) : "#666"}` }, done ? vnum(out[r][q]) : "·"),
-        );
-        g.addEventListener("click", () => commit({ position: k }));
-        ocells.push(g);
-      }
-    ocells.push(s("rect", { x: j * VCELL, y: i * VCELL, width: VCELL, height: VCELL, fill: "none", stroke: "#e8a100", "stroke-width": 4 }));
-    outSvg.replaceChildren(...ocells);
+    convOutputGrid(outSvg, out, p, [i, j], { cell: VCELL, num: vnum, pick: (q) => commit({ position: q }) });
     outSvg.setAttribute("aria-label", `Output ${Ho} by ${Wo}, one channel, filled in row by row up to pixel (${i}, ${j}): ${out.flat().slice(0, p + 1).map(vnum).join(", ")}`);
     outCap.textContent = `Output (${Ho}×${Wo}, one channel): out[${i}, ${j}] = ${vnum(value)}`;
 
