@@ -18,12 +18,14 @@ real keyboard and mouse input, the interactions a reader makes, whichever it has
 
 For each it measures, in the page:
 
-- ``work``: the time the browser is busy for the interaction: the event handlers (from
-  the first event's timestamp to the end of the last handler) plus the frame that
-  follows (from the frame's start, through the explorable's redraw in its
-  requestAnimationFrame callback, style, layout and paint, to the first task after the
-  paint). An interaction keeps to one frame when its median is under 16.7 ms (the
-  max is shown too: on a busy machine a single sample can miss the frame).
+- ``work``: the time the browser is busy for the interaction: the event handlers (each
+  event from its timestamp to the end of its handlers, the union over the interaction's
+  events: a click's pointerdown and its pointerup come in separate tasks, and the idle
+  time between them is not work) plus the frame that follows (from the frame's start,
+  through the explorable's redraw in its requestAnimationFrame callback, style, layout
+  and paint, to the first task after the paint). An interaction keeps to one frame
+  when its median is under 16.7 ms (the max is shown too: on a busy machine a single
+  sample can miss the frame).
 - ``latency``: from the first input event to that first task after the paint, the
   reader's wait, which includes waiting for the next frame (up to one frame period).
 - ``event timing``: the longest entry the Event Timing API reports for the
@@ -66,14 +68,19 @@ CHROMIUM_ARGS = [
 # Installed in every page before its scripts run. For each event of an interaction, a
 # capturing listener on window (it runs before the explorable's own) notes the first
 # event's timestamp (t0), adds a listener to the event's target that runs after the
-# target's own listeners (the end of the handlers), and registers a
+# target's own listeners (the end of its handlers: the event kept the browser busy from
+# its timestamp to then), and registers a
 # requestAnimationFrame: in the next frame it runs before the redraw that the handlers
 # scheduled with ui.onFrame, and a message posted from it arrives after that frame's
 # redraw, style, layout and paint.
 JS_PROBE = """(() => {
-  const la = { t0: null, handled: 0, chains: [], slow: [] };
+  const la = { t0: null, handled: 0, busy: [], chains: [], slow: [] };
   window.__laRedraw = la;
-  const done = () => { la.handled = Math.max(la.handled, performance.now()); };
+  const done = (e) => {
+    const end = performance.now();
+    la.handled = Math.max(la.handled, end);
+    la.busy.push([e.timeStamp, end]);
+  };
   const probe = (e) => {
     if (la.t0 === null) la.t0 = e.timeStamp;
     e.target.addEventListener(e.type, done, { once: true });
@@ -101,7 +108,7 @@ JS_PROBE = """(() => {
 
 JS_RESET = """() => {
   const la = window.__laRedraw;
-  la.t0 = null; la.handled = 0; la.chains = []; la.slow = [];
+  la.t0 = null; la.handled = 0; la.busy = []; la.chains = []; la.slow = [];
 }"""
 
 # The frame after the last event: work = handlers + that frame (from its first callback
@@ -113,7 +120,13 @@ JS_READ = """() => {
   const chains = la.chains.filter((c) => c.frame === last);
   const start = Math.min(...chains.map((c) => c.start));
   const painted = Math.max(...chains.map((c) => c.painted));
-  const handlers = Math.max(0, la.handled - la.t0);
+  // the handlers' busy time: the union of [event timestamp, end of its handlers]
+  // (a click's pointerdown and pointerup arrive as separate tasks: the idle time
+  // between them is the reader's finger, not the browser's work)
+  let handlers = 0, reach = -Infinity;
+  for (const [a, b] of la.busy.sort((u, v) => u[0] - v[0])) {
+    if (b > reach) { handlers += b - Math.max(a, reach); reach = b; }
+  }
   return {
     handlers,
     work: handlers + (painted - Math.max(start, la.handled)),

@@ -97,6 +97,34 @@ def test_bundle_refuses_imports_it_cannot_inline(tmp_path, monkeypatch):
         bundle.cache_clear()
 
 
+def test_bundle_refuses_a_name_two_modules_declare(tmp_path, monkeypatch):
+    """The modules share one scope in the bundle: a second top-level ``build`` would
+    be a SyntaxError in the reader's browser, so bundling fails first, naming both."""
+    (tmp_path / "ui.js").write_text(
+        "function build(el) {\n  return el;\n}\nexport function h(t) {\n"
+        "  return build(t);\n}\n"
+    )
+    (tmp_path / "w.js").write_text(
+        'import { h } from "./ui.js";\n'
+        "function build(m) {\n  return h(m);\n}\n"
+        "export default { render(m) { return build(m); } };\n"
+    )
+    (tmp_path / "ok.js").write_text(
+        'import { h } from "./ui.js";\n'
+        "function make(m) {\n  function build(x) {\n    return x;\n  }\n"
+        "  return h(build(m));\n}\n"
+        "export default { render(m) { return make(m); } };\n"
+    )
+    monkeypatch.setattr(explorable, "JS_DIR", tmp_path)
+    bundle.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="w.js and ui.js both declare 'build'"):
+            bundle("w.js")
+        assert "function build(x)" in bundle("ok.js")  # nested: not top level
+    finally:
+        bundle.cache_clear()
+
+
 def test_every_shipped_module_bundles_without_the_end_of_a_script_tag():
     # The bundle is stored in the page inside a <script> element: "</" would end it.
     for path in sorted(JS_DIR.glob("*.js")):

@@ -85,8 +85,9 @@ def bundle(name):
     made of anything else is kept whole); whole-line comments and indentation are
     dropped, since the bundle is stored in every notebook and page that shows the
     widget (the commented source is in `JS_DIR`). The modules share one scope in the
-    bundle, so their top-level names must differ (``tests/js`` checks that every
-    bundle parses and exports a renderer).
+    bundle, so their top-level names must differ: a name declared twice raises a
+    ValueError (and ``tests/js`` checks that every bundle parses and exports a
+    renderer).
     """
     order, seen = [], set()
 
@@ -120,12 +121,19 @@ def bundle(name):
         if word in defined and word not in used:
             used.add(word)
             todo |= set(_WORD.findall("\n".join(defined[word])))
-    parts = []
-    for file, lines in deps:
-        cs = chunks[file]
+    parts, owner = [], {}
+    for file, lines in [*deps, (entry, entry_lines)]:
+        cs = chunks.get(file)
         kept = lines if cs is None else [x for n, body in cs if n in used for x in body]
+        for decl in filter(None, map(_DECL.match, kept)):  # column 0: top level
+            first = owner.setdefault(decl.group(1), file)
+            if first != file:
+                raise ValueError(
+                    f"{file} and {first} both declare {decl.group(1)!r} at the top "
+                    f"level, and the bundle of {name} puts them in one scope: "
+                    "rename one"
+                )
         parts.append(f"// {file}\n" + "\n".join(_dedent(kept)))
-    parts.append(f"// {entry}\n" + "\n".join(_dedent(entry_lines)))
     return "\n".join(parts) + "\n"
 
 

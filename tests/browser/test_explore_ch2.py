@@ -307,3 +307,32 @@ def test_layout(browser, served_book, options):
         assert page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
         context.close()
+
+
+def test_redraw_updates_the_drawing_in_place(page):
+    """A redraw changes the nodes that are already on the page (ui.patch) instead of
+    building new ones, so the browser restyles and repaints only what changed: the
+    output pixels, the window and the row of T are the same elements after the
+    window moves, showing the new numbers."""
+    root = page.locator(CONV).first
+    root.scroll_into_view_if_needed()
+    before = page.evaluate(
+        """(root) => {
+          const marked = [...root.querySelectorAll(
+            '.la-output .la-out, .la-input .la-window, .la-trow .la-box')];
+          marked.forEach((e, k) => { e.laMark = k; });
+          return marked.length;
+        }""",
+        root.element_handle(),
+    )
+    _press(page, root.get_by_role("slider", name="Output pixel"), "End")
+    after_redraw(page)
+    kept = page.evaluate(
+        """(root) => [...root.querySelectorAll(
+          '.la-output .la-out, .la-input .la-window, .la-trow .la-box')]
+          .filter((e) => e.laMark !== undefined).length""",
+        root.element_handle(),
+    )
+    assert before == 9 + 1 + 25 and kept == before
+    shown = _read(page, CONV)
+    _assert_views(shown, EXAMPLE_IMAGE.copy(), FILTERS["edge"], 1, 0, 8)

@@ -12,6 +12,9 @@ menu and waits for the kernel to finish. Then, on the chapter's ``PlaneExplorer`
   moved right by 2 × 0.1 (PlaneExplorer's keyboard contract: an arrow key moves a
   handle by exactly 0.1, no snapping), the second column did not move.
 
+Then Python sets traits and the figures follow: ``plane.W`` set in a new cell shows in
+the plane's W table, and a ``GDExplorer`` built in another cell gets new preset buttons
+and a wider view when its ``presets`` and ``lim`` are set from Python.
 The kernel is checked to be the tests' own Python (``.venv`` under ``make lab``) with
 this checkout's lalib. No request may leave 127.0.0.1. A failure says what the page
 showed: cell prompts, error outputs, a screenshot path and the server log's tail.
@@ -318,6 +321,40 @@ def test_explorable_syncs_with_the_kernel(notebook):
         )
         nb.check_close("plane.W[:, 1] (e₂ not touched)", W[:, 1], rotation[:, 1], 1e-12)
 
+        # Python sets a trait: the figure follows. W from Python redraws the plane's
+        # table; a gradient-descent explorer built in a new cell gets new preset
+        # buttons and a wider view when its presets and lim are set from Python.
+        nb.run_new_cell("plane.W = [[2.0, 0.0], [0.0, 3.0]]\nprint('set')")
+        caption = page.locator("caption", has_text=re.compile("^W$"))
+        w_table = widget.locator("table.la-matrix", has=caption)
+        try:
+            w_table.locator("td", has_text="3.00").wait_for(timeout=10_000)
+        except playwright_api.TimeoutError:
+            shown = w_table.inner_text()
+            nb.fail(f"plane.W set from Python; the W table shows {shown!r}")
+        nb.run_new_cell(
+            "from lalib.display.why import GDExplorer\n"
+            "gd = GDExplorer(np.diag([1.0, 4.0]), np.zeros(2), (2.0, 2.0), 0.1,\n"
+            "                 presets=(0.1,))\n"
+            "gd"
+        )
+        gd = page.locator(".la-explorable.la-why").last
+        gd.get_by_role("button", name="lr 0.1", exact=True).wait_for(timeout=10_000)
+        nb.run_new_cell("gd.presets = [0.05, 0.45]\ngd.lim = 6.0\nprint('set')")
+        try:
+            lr = gd.get_by_role("button", name="lr 0.45", exact=True)
+            lr.wait_for(timeout=10_000)
+        except playwright_api.TimeoutError:
+            shown = gd.inner_text()[:300]
+            nb.fail(f"gd.presets set from Python; the figure shows {shown!r}")
+        presets = gd.locator("[aria-label='learning-rate presets'] button")
+        buttons = presets.all_inner_texts()
+        if buttons != ["lr 0.05", "lr 0.45"]:
+            nb.fail(f"preset buttons after gd.presets = [0.05, 0.45]: {buttons}")
+        start = gd.locator(".la-handle").get_attribute("transform")
+        # x0 = (2, 2) in a view of half-width 6 around 0: 360 * (0.5 + 2 / 12) = 240
+        if start is None or not re.fullmatch(r"translate\(240 120\)", start):
+            nb.fail(f"gd.lim = 6: start drawn at {start!r}, not translate(240 120)")
         if nb.log.external:
             nb.fail(f"requests left 127.0.0.1: {nb.log.external[:5]}")
         # For people to look at: the explorable as the test left it.

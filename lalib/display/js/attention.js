@@ -5,7 +5,7 @@
 // lalib.attention.attention_forward). A change reaches Python through the model.
 
 import { attention } from "./lamath.js";
-import { h, s, fmt, fmtVec, slider, toggle, controls, liveRegion, sequentialColor, matrixTable, draggable, svgPoint, onFrame, root } from "./ui.js";
+import { h, s, fmt, fmtVec, slider, toggle, controls, liveRegion, sequentialColor, matrixTable, draggable, svgPoint, onFrame, root, patch } from "./ui.js";
 
 const ATT_R = 3; // the plane shows [-3, 3] x [-3, 3]
 const ATT_SIZE = 320; // its viewBox, in px at 100 %
@@ -193,7 +193,7 @@ function renderPlane(model, el) {
     qTable.setAttribute("data-role", "Q");
     const kTable = matrixTable(K, { caption: "keys K", rowLabels: kLab, colLabels: ["x₁", "x₂"], format: (v) => fmt(v, 1) });
     kTable.setAttribute("data-role", "K");
-    tables.replaceChildren(
+    patch(tables,
       h("div", { class: "la-att-tables-row" }, wTable, oTable),
       h("div", { class: "la-att-tables-row" }, qTable, kTable, vTable),
     );

@@ -3,7 +3,7 @@
 // and the entropy of every row, recomputed by lamath.attention.
 
 import { attention } from "./lamath.js";
-import { h, fmt, dropdown, controls, liveRegion, sequentialColor, matrixTable, onFrame, root } from "./ui.js";
+import { h, fmt, dropdown, controls, liveRegion, sequentialColor, matrixTable, onFrame, root, patch } from "./ui.js";
 
 /** Entropy in nats of each row of P (0 log 0 = 0). */
 function attEntropy(P) {
@@ -107,7 +107,7 @@ function renderSentence(model, el) {
     table.querySelectorAll("tbody tr").forEach((tr, i) => {
       tr.append(h("td", { class: "la-att-entropy", "data-role": "entropy" }, fmt(H[i], 2)));
     });
-    holder.replaceChildren(table);
+    patch(holder, table);
 
     const row = weights[query];
     const order = row.map((v, j) => [v, j]).filter(([v]) => v > 0).sort((a, b) => b[0] - a[0]);

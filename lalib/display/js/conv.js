@@ -8,7 +8,7 @@
 // that output pixel, the dot product written out, and the output filling in.
 
 import { outputSize, conv2d, im2colColumn, toeplitzRow } from "./lamath.js";
-import { h, s, fmt, slider, button, controls, textOn, onFrame, root, newId } from "./ui.js";
+import { h, s, fmt, slider, button, controls, textOn, onFrame, root, newId, patch } from "./ui.js";
 import { convOutputGrid } from "./conv_output.js";
 
 const CELL = 34; // SVG user units per pixel (= CSS px at full size)
@@ -248,6 +248,17 @@ function render({ model, el }) {
       e.stopPropagation();
     }
   });
+  // a click on an image pixel paints it (one listener for all pixels: the drawing
+  // reuses its nodes from one redraw to the next)
+  inputSvg.addEventListener("click", (e) => {
+    const g = e.target.closest(".la-px");
+    if (!g) return;
+    const [rr, cc] = [Number(g.dataset.row), Number(g.dataset.col)];
+    cursor[0] = rr;
+    cursor[1] = cc;
+    const cur = model.get("image")[rr][cc];
+    setPixel(rr, cc, cur === penValue() ? 0 : penValue());
+  });
   inputSvg.addEventListener("focus", () => redraw());
   inputSvg.addEventListener("blur", () => redraw());
 
@@ -296,15 +307,6 @@ function render({ model, el }) {
           s("rect", { x: c * CELL, y: r * CELL, width: CELL, height: CELL, fill, stroke: inside ? "#999" : "#9db8d6", "stroke-dasharray": inside ? null : "3 2" }),
           s("text", { x: (c + 0.5) * CELL, y: (r + 0.5) * CELL, "text-anchor": "middle", "dominant-baseline": "central", style: `fill:${inside ? textOn(fill) : "#4a6a8c"}`, "font-style": inside ? null : "italic" }, cnum(v)),
         );
-        if (inside) {
-          g.addEventListener("click", () => {
-            const [rr, cc] = [r - padding, c - padding];
-            cursor[0] = rr;
-            cursor[1] = cc;
-            const cur = model.get("image")[rr][cc];
-            setPixel(rr, cc, cur === penValue() ? 0 : penValue());
-          });
-        }
         cells.push(g);
       }
     const win = s("rect", { class: "la-window", x: j * stride * CELL, y: i * stride * CELL, width: KS * CELL, height: KS * CELL, fill: "none", stroke: "#e8a100", "stroke-width": 4 });
@@ -313,7 +315,7 @@ function render({ model, el }) {
       x: (cursor[1] + padding) * CELL + 3, y: (cursor[0] + padding) * CELL + 3, width: CELL - 6, height: CELL - 6,
       fill: "none", stroke: focused ? "#c2185b" : "#555", "stroke-width": focused ? 3 : 1.5, "stroke-dasharray": "4 3",
     });
-    inputSvg.replaceChildren(...cells, win, cur);
+    patch(inputSvg, cells, win, cur);
     inputSvg.setAttribute(
       "aria-label",
       `Input image, ${H} by ${W}` + (padding ? `, with a ring of ${padding} zero${padding > 1 ? "s" : ""} of padding` : "") +
@@ -332,7 +334,7 @@ function render({ model, el }) {
     // the dot product, written out
     const terms = [];
     for (let u = 0; u < KS; u++) for (let v = 0; v < KS; v++) terms.push(`${cfac(w[u][v])}·${cfac(col[u * KS + v])}`);
-    eq.replaceChildren(
+    patch(eq,
       `out[${i}, ${j}] = `,
       ...terms.flatMap((t, k) => [k ? " + " : "", h("span", { class: "la-term" }, t)]),
       " = ",
@@ -343,8 +345,8 @@ function render({ model, el }) {
     // the row of T
     const nz = row.filter((v) => v !== 0).length;
     trowCap.textContent = `Row ${p} of the Toeplitz matrix T (${Ho * Wo}×${H * W}): one entry per input pixel, ${W} per image row; ${nz} nonzero (the filter's weights where the window covers the image${padding ? "; taps on padding are dropped" : ""}).`;
-    trow.replaceChildren(
-      ...row.map((v, k) =>
+    patch(trow,
+      row.map((v, k) =>
         h(
           "div",
           { class: `la-box${v !== 0 ? " la-nz" : ""}${k % W === 0 && k ? " la-rowstart" : ""}`, role: "listitem", "aria-label": `T[${p}, ${k}] = ${cnum(v)}` },
@@ -370,7 +372,7 @@ function render({ model, el }) {
       );
     });
     tbody.append(h("tr", {}, h("th", { scope: "row" }, "sum"), h("td", {}), h("td", {}), h("td", { class: "la-sum" }, cnum(value))));
-    colTable.replaceChildren(
+    patch(colTable,
       h(
         "table",
         { class: "la-matrix la-im2col" },

@@ -1,6 +1,6 @@
 // conv_output.js: the output grid both convolution explorers draw, filling in row by
 // row as the window slides; a click on a pixel moves the window there.
-import { s, divergingColor, textOn } from "./ui.js";
+import { s, divergingColor, textOn, patch } from "./ui.js";
 
 /**
  * Draw `out` (H' x W') into `svg`, pixels 0..p (row-major) filled in with their
@@ -27,9 +27,13 @@ export function convOutputGrid(svg, out, p, [i, j], { cell, num, pick }) {
         s("rect", { x: c * cell, y: r * cell, width: cell, height: cell, fill, stroke: "#999" }),
         s("text", { x: (c + 0.5) * cell, y: (r + 0.5) * cell, "text-anchor": "middle", "dominant-baseline": "central", style: `fill:${done ? textOn(fill) : "#666"}` }, done ? num(out[r][c]) : "·"),
       );
-      g.addEventListener("click", () => pick(q));
       cells.push(g);
     }
   cells.push(s("rect", { x: j * cell, y: i * cell, width: cell, height: cell, fill: "none", stroke: "#e8a100", "stroke-width": 4 }));
-  svg.replaceChildren(...cells);
+  patch(svg, cells);
+  // one listener for all pixels (replaced on each draw, so `pick` and the width are current)
+  svg.onclick = (e) => {
+    const g = e.target.closest(".la-out");
+    if (g) pick(Number(g.dataset.row) * Wo + Number(g.dataset.col));
+  };
 }

@@ -8,7 +8,7 @@
 // three partial sums and their total are written out. Recomputed with lamath.js.
 
 import { outputSize, conv2d, im2colColumn } from "./lamath.js";
-import { h, s, fmt, slider, button, controls, textOn, onFrame, root } from "./ui.js";
+import { h, s, fmt, slider, button, controls, textOn, onFrame, root, patch } from "./ui.js";
 import { convOutputGrid } from "./conv_output.js";
 
 const VCELL = 30; // SVG user units per pixel
@@ -205,7 +205,7 @@ function render({ model, el }) {
     const edges = [[0, 0], [VK, 0], [0, VK], [VK, VK]].map(([du, dv]) =>
       s("line", { x1: back[0] + du * VCELL, y1: back[1] + dv * VCELL, x2: front[0] + du * VCELL, y2: front[1] + dv * VCELL, stroke: "#e8a100", "stroke-width": 2, "stroke-dasharray": "5 3" }),
     );
-    volSvg.replaceChildren(...parts, ...edges);
+    patch(volSvg, parts, edges);
     volSvg.setAttribute(
       "aria-label",
       `Three channels of ${H} by ${W} pixels stacked front to back` + (padding ? `, each padded with ${padding} ring${padding > 1 ? "s" : ""} of zeros` : "") +
@@ -217,7 +217,7 @@ function render({ model, el }) {
     for (let c = 0; c < VC; c++) {
       const win = [0, 1, 2].map((u) => col.slice(c * 9 + u * 3, c * 9 + u * 3 + 3));
       const body = h("tbody", {}, win.map((r) => h("tr", {}, r.map((v) => h("td", { class: "la-cell" }, vnum(v))))));
-      windowTables[c].replaceChildren(h("table", { class: "la-matrix la-window-table", "data-channel": c }, h("caption", {}, h("span", { class: "la-swatch", style: `background:${CH_TINT[c]}`, "aria-hidden": "true" }), `window, channel ${c}`), body));
+      patch(windowTables[c], h("table", { class: "la-matrix la-window-table", "data-channel": c }, h("caption", {}, h("span", { class: "la-swatch", style: `background:${CH_TINT[c]}`, "aria-hidden": "true" }), `window, channel ${c}`), body));
       for (let u = 0; u < VK; u++)
         for (let v = 0; v < VK; v++) {
           const input = filterInputs[c][u][v];
@@ -232,7 +232,7 @@ function render({ model, el }) {
     outSvg.setAttribute("aria-label", `Output ${Ho} by ${Wo}, one channel, filled in row by row up to pixel (${i}, ${j}): ${out.flat().slice(0, p + 1).map(vnum).join(", ")}`);
     outCap.textContent = `Output (${Ho}×${Wo}, one channel): out[${i}, ${j}] = ${vnum(value)}`;
 
-    eq.replaceChildren(
+    patch(eq,
       `out[${i}, ${j}] = `,
       ...part.flatMap((v, c) => [c ? " + " : "", h("span", { class: "la-term la-chterm", style: `border-bottom-color:${CH_TINT[c]}` }, `${vfac(v)} (channel ${c})`)]),
       " = ",

@@ -6,7 +6,7 @@
 // keys). The path is lamath.gdQuadratic, the same update as lalib.optim.gradient_descent
 // with lalib.optim.quadratic_grad.
 import { det2, eigSym2, gdQuadratic, quadraticLoss } from "./lamath.js";
-import { h, s, slider, button, controls, liveRegion, draggable, svgPoint, onFrame, root } from "./ui.js";
+import { h, s, slider, button, controls, liveRegion, draggable, svgPoint, onFrame, root, patch, scratch } from "./ui.js";
 import { num, pair, planeView, planeGrid, ellipseAt, arrowTo, viewClip } from "./why2d.js";
 
 const SUB = "₀₁₂₃₄₅₆₇₈₉";
@@ -39,7 +39,7 @@ function fromEigen(l1, l2, deg) {
   ];
 }
 
-function render({ model, el }) {
+function gdBuild({ model, el }) {
   gdCount += 1;
   const sym = model.get("symbol") || "x";
   const fig = root(el, {
@@ -119,9 +119,9 @@ function render({ model, el }) {
   });
   const [defs, clip] = viewClip(view, `la-gd-clip-${gdCount}-${Math.random().toString(36).slice(2, 7)}`);
   const bg = s("rect", { x: 0, y: 0, width: view.size, height: view.size, class: "la-why-bg" });
-  const layer = s("g", { "clip-path": clip, "pointer-events": "none" });
+  const layerEl = s("g", { "clip-path": clip, "pointer-events": "none" });
   const handle = s("g", {}, s("circle", { r: 9, class: "la-why-start" }));
-  svg.append(defs, bg, planeGrid(view), layer, handle);
+  svg.append(defs, bg, planeGrid(view), layerEl, handle);
 
   const getX0 = () => Array.from(model.get("x0"));
   const setX0 = (p) => {
@@ -170,7 +170,7 @@ function render({ model, el }) {
     const xs = solve2(A, b);
     const path = gdQuadratic(A, b, x0, lr, steps);
     const v = gdVerdict(values, lr);
-    layer.replaceChildren();
+    const layer = scratch(layerEl);
     // Level sets: f(x) - f(x*) = 1/2 e^T A e = c is an ellipse with semi-axes
     // sqrt(2c / lam_i) along q_i; radii spaced evenly along the flattest direction.
     const lmin = Math.min(...values);
@@ -197,6 +197,7 @@ function render({ model, el }) {
       const tip = [xs[0] + L * q[0], xs[1] + L * q[1]];
       layer.append(arrowTo(view, xs, tip, { cls: `la-why-q${i + 1}`, label: `q${sub(i + 1)}` }));
     });
+    patch(layerEl, [...layer.childNodes]);
     handle.setAttribute("transform", `translate(${view.px(x0[0])} ${view.py(x0[1])})`);
     handle.setAttribute("aria-label", `start ${sym}${sub(0)} at ${pair(x0)}: drag, or move with the arrow keys`);
 
@@ -214,7 +215,7 @@ function render({ model, el }) {
     }
     status.dataset.kind = v.kind;
     const leaves = path.findIndex((p) => !view.inside(p));
-    where.replaceChildren(
+    patch(where,
       `start ${sym}${sub(0)} = ${pair(x0)}; after ${steps} step${steps === 1 ? "" : "s"}: `,
       h("span", { class: "la-why-iterate" }, `${sym}${sub(steps)} = ${pair(last, 4)}`),
       `, f = ${num(fLast, 4)}, distance to ${sym}* ${num(err, 4)}`,
@@ -240,7 +241,28 @@ function render({ model, el }) {
     stepS.set(model.get("steps"));
     redraw();
   };
-  for (const name of ["A", "b", "x0", "lr", "steps"]) model.on(`change:${name}`, sync);
+  for (const name of GD_DATA) model.on(`change:${name}`, sync);
+  return () => {
+    for (const name of GD_DATA) model.off(`change:${name}`, sync);
+  };
 }
 
-export default { render };
+// Traits a redraw follows, and traits that shape the figure itself (the view, the
+// preset buttons, the symbol in the text): a change of those builds the figure anew.
+const GD_DATA = ["A", "b", "x0", "lr", "steps"];
+const GD_LAYOUT = ["lim", "center", "presets", "symbol"];
+
+export default {
+  render({ model, el }) {
+    let cleanup = gdBuild({ model, el });
+    const rebuild = () => {
+      cleanup();
+      cleanup = gdBuild({ model, el });
+    };
+    for (const name of GD_LAYOUT) model.on(`change:${name}`, rebuild);
+    return () => {
+      cleanup();
+      for (const name of GD_LAYOUT) model.off(`change:${name}`, rebuild);
+    };
+  },
+};

@@ -5,7 +5,7 @@
 // lalib.decomp.pca's order (decreasing variance, largest entry of each vector positive),
 // the explained variance ratio, the ellipse at two standard deviations along each axis.
 import { covariance, eigSym2 } from "./lamath.js";
-import { h, s, toggle, controls, liveRegion, draggable, svgPoint, onFrame, root, matrixTable } from "./ui.js";
+import { h, s, toggle, controls, liveRegion, draggable, svgPoint, onFrame, root, matrixTable, patch, scratch } from "./ui.js";
 import { num, pair, planeView, planeGrid, ellipseAt, arrowTo, viewClip } from "./why2d.js";
 
 let pcaCount = 0;
@@ -24,9 +24,9 @@ function render({ model, el }) {
   const view = planeView(model.get("center"), model.get("lim"), 360);
   const svg = s("svg", { viewBox: `0 0 ${view.size} ${view.size}`, width: view.size, class: "la-why-plot", "aria-label": "the points and their principal axes" });
   const [defs, clip] = viewClip(view, `la-pca-clip-${pcaCount}-${Math.random().toString(36).slice(2, 7)}`);
-  const layer = s("g", { "clip-path": clip, "pointer-events": "none" });
+  const layerEl = s("g", { "clip-path": clip, "pointer-events": "none" });
   const handles = s("g");
-  svg.append(defs, s("rect", { x: 0, y: 0, width: view.size, height: view.size, class: "la-why-bg" }), planeGrid(view), layer, handles);
+  svg.append(defs, s("rect", { x: 0, y: 0, width: view.size, height: view.size, class: "la-why-bg" }), planeGrid(view), layerEl, handles);
 
   const proj = toggle({
     label: "show projections on PC1",
@@ -81,7 +81,7 @@ function render({ model, el }) {
     const { C, mean, components, variances } = pca2(X);
     const total = variances[0] + variances[1];
     const ratio = variances.map((v) => (total > 0 ? v / total : NaN));
-    layer.replaceChildren();
+    const layer = scratch(layerEl);
     const sd = variances.map(Math.sqrt);
     layer.append(ellipseAt(view, mean, components[0], 2 * sd[0], 2 * sd[1], { class: "la-why-ellipse" }));
     if (model.get("show_projections") && total > 0) {
@@ -100,20 +100,21 @@ function render({ model, el }) {
       layer.append(arrowTo(view, mean, tip, { cls: `la-why-pc${i + 1}`, label: `PC${i + 1}` }));
     });
     layer.append(s("circle", { cx: view.px(mean[0]), cy: view.py(mean[1]), r: 4, class: "la-why-mean" }));
+    patch(layerEl, [...layer.childNodes]);
     Array.from(handles.children).forEach((g, i) => {
       g.setAttribute("transform", `translate(${view.px(X[i][0])} ${view.py(X[i][1])})`);
       g.setAttribute("aria-label", label(i)());
     });
 
     const pct = (r) => (r === r ? `${num(100 * r, 1)} %` : "undefined (no variance)");
-    status.replaceChildren(
+    patch(status,
       "PC1 explains ",
       h("strong", { class: "la-why-ratio1" }, pct(ratio[0])),
       " of the variance, PC2 ",
       h("strong", { class: "la-why-ratio2" }, pct(ratio[1])),
       ".",
     );
-    table.replaceChildren(
+    patch(table,
       matrixTable(C, { caption: `covariance C (N − 1 = ${X.length - 1})`, format: (v) => num(v, 3) }),
       matrixTable(
         components.map((v, i) => [v[0], v[1], variances[i]]),

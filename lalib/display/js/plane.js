@@ -10,7 +10,7 @@
 // book needs no kernel. Top-level names start with "pl" (one scope with ui.js, lamath.js).
 
 import { affine, det2, relu } from "./lamath.js";
-import { h, s, fmt, fmtVec, dropdown, button, toggle, slider, controls, matrixTable, draggable, svgPoint, onFrame, root } from "./ui.js";
+import { h, s, fmt, fmtVec, dropdown, button, toggle, slider, controls, matrixTable, draggable, svgPoint, onFrame, root, patch, scratch } from "./ui.js";
 
 const PL_SIZE = 360; // the SVG's viewBox is PL_SIZE x PL_SIZE user units
 const PL_PAD = 8; // margin inside the viewBox
@@ -173,7 +173,7 @@ function renderPlane({ model, el }) {
   const fig = root(el, { label: "Explorable: the plane under y = W x + b", className: "pl-plane" });
   const summary = h("p", { class: "pl-summary", id: `pl-sum-${uid}` });
   fig.setAttribute("aria-describedby", summary.id);
-  const { svg, plot, top } = plSvg("The grid of the plane mapped by y = W x + b", uid);
+  const { svg, plot: plotEl, top } = plSvg("The grid of the plane mapped by y = W x + b", uid);
 
   const hE1 = plHandle("pl-e1", "We₁");
   const hE2 = plHandle("pl-e2", "We₂");
@@ -262,7 +262,7 @@ function renderPlane({ model, el }) {
       const c = zoom < 1 ? plAdd(b, [(W[0][0] + W[0][1]) / 2, (W[1][0] + W[1][1]) / 2]) : [0, 0];
       V = plView(half, c);
     }
-    plot.replaceChildren();
+    const plot = scratch(plotEl);
     plAxes(plot, V);
     // the image of the integer grid of [-G, G]^2, a square that holds x (lines map to
     // lines: two points each), every sG-th line when the image would be too dense
@@ -295,6 +295,7 @@ function renderPlane({ model, el }) {
     const yDot = s("g", { transform: `translate(${V.X(y[0])},${V.Y(y[1])})` },
       s("circle", { r: 6, class: "pl-y" }), s("text", { x: 10, y: 16, class: "pl-label pl-yl" }, "y"));
     plot.append(yDot);
+    patch(plotEl, [...plot.childNodes]);
     hB.place(V.X(b[0]), V.Y(b[1]), -20, 20);
     hE1.place(V.X(b[0] + We1[0]), V.Y(b[1] + We1[1]), ...plLabelOffset(We1, We2));
     hE2.place(V.X(b[0] + We2[0]), V.Y(b[1] + We2[1]), ...plLabelOffset(We2, We1));
@@ -305,13 +306,13 @@ function renderPlane({ model, el }) {
       ? "collapsed: det W = 0, the plane is squashed onto a line (or a point)"
       : d > 0 ? "preserved: det W > 0, e₁ → e₂ still turns counter-clockwise"
         : "flipped: det W < 0, the plane is turned over";
-    tables.replaceChildren(
+    patch(tables,
       matrixTable(W, { caption: "W", format: (v) => fmt(v, 2) }),
       matrixTable(x.map((v) => [v]), { caption: "x", format: (v) => fmt(v, 2) }),
       matrixTable(b.map((v) => [v]), { caption: "b", format: (v) => fmt(v, 2) }),
       matrixTable(y.map((v) => [v]), { caption: "y", format: (v) => fmt(v, 2) }),
     );
-    readout.replaceChildren(
+    patch(readout,
       h("p", {}, "det W = ", h("output", { class: "pl-det" }, fmt(d, 2)), `, area factor |det W| = ${fmt(Math.abs(d), 2)}`),
       h("p", {}, "Orientation: ", h("output", { class: "pl-orient" }, orient)),
       h("p", {}, "y = W x + b = ", h("output", { class: "pl-yout" }, fmtVec(y))),
@@ -451,21 +452,24 @@ function renderFold({ model, el }) {
     const hinges = [hinge(0), hinge(1)];
 
     for (const [V, side, mapP] of [[Vin, left, (p) => p], [Vout, right, mapOne]]) {
-      side.plot.replaceChildren();
-      plAxes(side.plot, V);
+      const plot = scratch(side.plot);
+      plAxes(plot, V);
       const g = s("g", { class: "pl-grid" });
       for (const L of gridLines) g.append(poly(V, L.map(mapP), ""));
-      side.plot.append(g);
+      plot.append(g);
       hinges.forEach((hg, i) => {
-        if (hg) side.plot.append(poly(V, line(hg[0], hg[1]).map(mapP), `pl-hinge ${PL_NEURON[i]}`));
+        if (hg) plot.append(poly(V, line(hg[0], hg[1]).map(mapP), `pl-hinge ${PL_NEURON[i]}`));
       });
       gridPts.forEach((p, k) => {
         const q = mapP(p);
-        side.plot.append(s("circle", { cx: V.X(q[0]), cy: V.Y(q[1]), r: 3.2, class: `pl-pt ${PL_PATTERNS[pats[k]][2]}` }));
+        plot.append(s("circle", { cx: V.X(q[0]), cy: V.Y(q[1]), r: 3.2, class: `pl-pt ${PL_PATTERNS[pats[k]][2]}` }));
       });
+      if (side === right) {
+        plot.append(s("g", { transform: `translate(${Vout.X(y[0])},${Vout.Y(y[1])})` },
+          s("circle", { r: 6, class: "pl-y" }), s("text", { x: 10, y: 16, class: "pl-label pl-yl" }, "y")));
+      }
+      patch(side.plot, [...plot.childNodes]);
     }
-    right.plot.append(s("g", { transform: `translate(${Vout.X(y[0])},${Vout.Y(y[1])})` },
-      s("circle", { r: 6, class: "pl-y" }), s("text", { x: 10, y: 16, class: "pl-label pl-yl" }, "y")));
     hX.place(Vin.X(st.x[0]), Vin.Y(st.x[1]), 10, -10);
     hX.g.setAttribute("aria-label", labelX());
     right.svg.parentNode.querySelector("figcaption").textContent = st.relu
@@ -474,14 +478,14 @@ function renderFold({ model, el }) {
     biasSliders.forEach((sl, i) => sl.set(st.b1[i]));
     reluToggle.set(st.relu);
 
-    tables.replaceChildren(
+    patch(tables,
       matrixTable(st.W1, { caption: "W₁" }),
       matrixTable(st.b1.map((v) => [v]), { caption: "b₁" }),
       matrixTable(st.W2, { caption: "W₂" }),
       matrixTable(st.b2.map((v) => [v]), { caption: "b₂" }),
     );
     const h1 = st.relu ? relu(z) : z;
-    readout.replaceChildren(
+    patch(readout,
       h("p", {}, `x = ${fmtVec(st.x)} → W₁x + b₁ = ${fmtVec(z)} → `,
         st.relu ? `relu: ${fmtVec(h1)} → ` : "", "y = ", h("output", { class: "pl-yout" }, fmtVec(y))),
       h("ul", { class: "pl-legend" }, PL_PATTERNS.map(([, text, cls], k) =>

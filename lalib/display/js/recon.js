@@ -3,7 +3,7 @@
 // For each image x (64 pixels), z = (x - mean) V_k^T are its k coordinates and
 // x_hat = mean + z V_k the reconstruction (lalib.decomp.pca_transform and
 // pca_reconstruct); V_k is the first k rows of `components`.
-import { h, s, fmt, slider, controls, liveRegion, onFrame, root } from "./ui.js";
+import { h, s, fmt, slider, controls, liveRegion, onFrame, root, patch } from "./ui.js";
 
 function rebuild(x, mean, comps, k) {
   const D = x.length;
@@ -94,7 +94,7 @@ function render({ model, el }) {
       return e;
     });
     const mse = total / images.length;
-    status.replaceChildren(
+    patch(status,
       `k = ${k}: ${k} of ${D} numbers per image; mean squared error of these ${images.length} images `,
       h("strong", { class: "la-why-mse" }, fmt(mse, 3)),
       ".",

@@ -5,7 +5,7 @@
 // SVG rectangle of rows x columns cells (one cell per number) labelled with its shape,
 // and a table counts the multiply-adds of each product, computed here.
 
-import { h, s, slider, controls, onFrame, root } from "./ui.js";
+import { h, s, slider, controls, onFrame, root, patch } from "./ui.js";
 
 const SHAPE_COLOURS = { x: "#4c72b0", W: "#dd8452", b: "#55a868", g: "#8172b3" };
 const SHAPE_MAX = 8;
@@ -73,7 +73,7 @@ export default {
       const cell = Math.max(10, Math.min(22, Math.floor(132 / Math.max(N, D, M))));
       const eq = (title, ...parts) =>
         h("div", { class: "la-eq-block" }, h("p", { class: "la-eq-title" }, title), h("div", { class: "la-eq" }, parts));
-      drawing.replaceChildren(
+      patch(drawing,
         eq(
           "forward: out = x @ W + b",
           term("x", N, D, "x", cell), op("@"), term("W", D, M, "W", cell), op("+"),
@@ -102,7 +102,7 @@ export default {
         ["grad_weights = x.T @ g", shapeText(D, M), `${D}·${N}·${M} = ${D * N * M}`, "0"],
         ["grad_bias = g.sum(axis=0)", shapeText(0, M), "0", `${(N - 1) * M}`],
       ];
-      counts.replaceChildren(
+      patch(counts,
         h(
           "table",
           { class: "la-counts" },

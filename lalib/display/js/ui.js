@@ -10,7 +10,10 @@ const SVG_NS = "http://www.w3.org/2000/svg";
 function build(el, attrs, children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    if (k.startsWith("on") && typeof v === "function") {
+      el.addEventListener(k.slice(2), v);
+      el.laLive = true; // has listeners: patch() replaces it rather than reuse it
+    }
     else if (k === "text") el.textContent = v;
     else el.setAttribute(k, v === true ? "" : String(v));
   }
@@ -29,6 +32,54 @@ export function h(tag, attrs = {}, ...children) {
 /** An SVG element, the same way. */
 export function s(tag, attrs = {}, ...children) {
   return build(document.createElementNS(SVG_NS, tag), attrs, children);
+}
+
+/**
+ * Make `target`'s children equal to `children` (nodes or strings), reusing the nodes
+ * already there: a node of the same kind is kept and only its changed attributes and
+ * text are written, so a redraw costs the browser only what changed (no new layout
+ * objects, no restyle of the unchanged ones). Nodes with event listeners (built with
+ * on... attributes, or marked `laLive`) are never reused or updated in place: a new
+ * one replaces the old. Use it for the drawn, non-interactive part of a figure.
+ */
+export function patch(target, ...children) {
+  let old = target.firstChild;
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    const n = c instanceof Node ? c : document.createTextNode(String(c));
+    if (old && old !== n && sameKind(old, n)) {
+      update(old, n);
+      old = old.nextSibling;
+    } else if (old === n) {
+      old = old.nextSibling;
+    } else {
+      target.insertBefore(n, old);
+    }
+  }
+  while (old) {
+    const next = old.nextSibling;
+    old.remove();
+    old = next;
+  }
+}
+
+function sameKind(a, b) {
+  return a.nodeType === b.nodeType && a.nodeName === b.nodeName && !a.laLive && !b.laLive;
+}
+
+function update(a, b) {
+  if (a.nodeType !== 1) {
+    if (a.nodeValue !== b.nodeValue) a.nodeValue = b.nodeValue;
+    return;
+  }
+  for (const { name } of [...a.attributes]) if (!b.hasAttribute(name)) a.removeAttribute(name);
+  for (const { name, value } of b.attributes) if (a.getAttribute(name) !== value) a.setAttribute(name, value);
+  patch(a, [...b.childNodes]);
+}
+
+/** An empty element of `target`'s kind to build a redraw in, then patch(target, ...it.childNodes). */
+export function scratch(target) {
+  return document.createElementNS(target.namespaceURI, target.localName);
 }
 
 /**
@@ -72,6 +123,7 @@ export function slider({ label, min, max, step = 1, value, format = (v) => Strin
   const id = newId("range");
   const out = h("output", { for: id, class: "la-readout" }, format(value));
   const input = h("input", { type: "range", id, min, max, step, value });
+  input.laLive = true;
   input.addEventListener("input", () => {
     const v = Number(input.value);
     out.textContent = format(v);
@@ -103,6 +155,7 @@ export function dropdown({ label, options, value, onChange }) {
     options.map(([v, t]) => h("option", { value: v }, t)),
   );
   select.value = value;
+  select.laLive = true;
   select.addEventListener("change", () => onChange && onChange(select.value));
   const el = h("div", { class: "la-control" }, h("label", { for: id }, label), select);
   return {
@@ -117,6 +170,7 @@ export function dropdown({ label, options, value, onChange }) {
 /** A toggle button (aria-pressed). Returns {el, set(pressed)}; onChange(pressed). */
 export function toggle({ label, pressed = false, onChange }) {
   const el = h("button", { type: "button", class: "la-button", "aria-pressed": String(pressed) }, label);
+  el.laLive = true;
   el.addEventListener("click", () => {
     const now = el.getAttribute("aria-pressed") !== "true";
     el.setAttribute("aria-pressed", String(now));
@@ -220,6 +274,7 @@ export function draggable(el, { label, get, set, toData, step = 0.1 }) {
   el.setAttribute("aria-roledescription", "draggable point");
   el.setAttribute("aria-label", label());
   el.classList.add("la-handle");
+  el.laLive = true;
   let dragging = false;
   el.addEventListener("pointerdown", (e) => {
     dragging = true;
