@@ -37,6 +37,10 @@ class Config:
     linear: tuple = (256, 1024, 1024)  # N, D, M
     conv: tuple = ((32, 3, 32, 16), (32, 64, 32, 64), (8, 128, 56, 128))  # N, C, H=W, F
     conv_naive: tuple = (8, 16, 32, 16)  # N, C, H=W, F: issue 4's speed-up case
+    # float32 3x3 cases timed once per algorithm (im2col, Winograd, FFT): N, C, H=W, F
+    conv_algorithms: tuple = ((32, 64, 32, 64), (8, 128, 56, 128))
+    # the large-kernel case: N, C, H=W, F, K (K x K kernel, padding K // 2)
+    conv_large_kernel: tuple = (8, 32, 64, 32, 11)
     attention_heads: tuple = (8, 8, 64)  # B, h, d_k
     attention_n: tuple = (128, 512, 2048)
     blockwise_n: int = 8192
@@ -67,6 +71,8 @@ QUICK = Config(
     linear=(8, 16, 12),
     conv=((2, 3, 8, 4), (2, 8, 8, 8)),
     conv_naive=(1, 2, 6, 3),
+    conv_algorithms=((2, 4, 8, 4),),
+    conv_large_kernel=(1, 2, 12, 2, 5),
     attention_heads=(1, 2, 8),
     attention_n=(16, 32),
     blockwise_n=64,
@@ -227,6 +233,7 @@ class Suite:
             ("linear", self.linear),
             ("naive", self.naive),
             ("conv", self.conv),
+            ("conv", self.conv_algorithms),
             ("attention", self.attention),
             ("sweep", self.sweep_conv),
             ("sweep", self.sweep_attention),
@@ -482,6 +489,94 @@ class Suite:
                 both["targets"] = [
                     _target("<= 1.3x torch", both.get("ratio_torch"), "<=", 1.3)
                 ]
+
+    def conv_algorithms(self):
+        """float32 convolution by each algorithm of `lalib.engine.conv` vs torch.
+
+        3x3, padding 1 at the `Config.conv_algorithms` sizes, forward and
+        forward+backward, once per algorithm (``auto`` is the plain "conv2d forward"
+        row above); then a large kernel (`Config.conv_large_kernel`) by ``auto`` (the
+        FFT) and by im2col. FLOP counts are those of direct convolution, so GFLOP/s
+        is "effective" for Winograd and the FFT, which do fewer multiplications.
+        """
+        torch = self.torch
+        dtype = np.float32
+        cases = [(*c, 3, "3x3") for c in self.cfg.conv_algorithms]
+        N, C, H, F, K = self.cfg.conv_large_kernel
+        cases.append((N, C, H, F, K, "large"))
+        for N, C, H, F, K, kind in cases:
+            p = K // 2
+            flops = 2 * N * F * H * H * C * K * K
+            shape = f"({N}, {C}, {H}, {H}), F={F}, {K}x{K} p{p}"
+            x, w, b = (
+                self.randn((N, C, H, H), dtype),
+                self.randn((F, C, K, K), dtype),
+                self.randn(F, dtype),
+            )
+            dout = self.randn((N, F, H, H), dtype)
+            torch_fwd = torch_fwd_bwd = None
+            if torch is not None:
+                tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
+                tdout = torch.from_numpy(dout)
+                tconv = torch.nn.functional.conv2d
+
+                def torch_fwd(tx=tx, tw=tw, tb=tb, p=p):
+                    with torch.no_grad():
+                        return tconv(tx, tw, tb, padding=p)
+
+                def torch_fwd_bwd(tx=tx, tw=tw, tb=tb, tdout=tdout, p=p):
+                    out = tconv(tx, tw, tb, padding=p)
+                    return torch.autograd.grad(out, (tx, tw, tb), tdout)
+
+            algorithms = (
+                ("im2col", "winograd", "fft") if kind == "3x3" else ("auto", "im2col")
+            )
+            for algorithm in algorithms:
+                params = {
+                    "N": N, "C": C, "H": H, "W": H, "F": F, "KH": K, "KW": K,
+                    "padding": p, "algorithm": algorithm,
+                }  # fmt: skip
+                if algorithm == "auto":
+                    params["chosen"] = conv_engine.choose_algorithm(
+                        x.shape, w.shape, 1, p, dtype
+                    )[0]
+
+                def fwd(x=x, w=w, b=b, p=p, algorithm=algorithm):
+                    return conv_engine.conv2d(x, w, b, 1, p, algorithm)
+
+                def fwd_bwd(x=x, w=w, b=b, p=p, algorithm=algorithm, dout=dout):
+                    out, cache = conv_engine.conv2d_forward(x, w, b, 1, p, algorithm)
+                    return conv_engine.conv2d_backward(dout, cache)
+
+                rec = self.compare(
+                    "conv",
+                    f"conv2d forward ({algorithm})",
+                    dtype,
+                    shape,
+                    flops,
+                    fwd,
+                    None,
+                    torch_fwd,
+                    params=params,
+                )
+                both = self.compare(
+                    "conv",
+                    f"conv2d fwd+bwd ({algorithm})",
+                    dtype,
+                    shape,
+                    3 * flops,
+                    fwd_bwd,
+                    None,
+                    torch_fwd_bwd,
+                    params=params,
+                )
+                if kind == "large" or algorithm == "winograd":
+                    rec["targets"] = [
+                        _target("<= 1.0x torch", rec.get("ratio_torch"), "<=", 1.0)
+                    ]
+                    both["targets"] = [
+                        _target("<= 1.3x torch", both.get("ratio_torch"), "<=", 1.3)
+                    ]
 
     def attention(self):
         torch = self.torch

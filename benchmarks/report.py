@@ -89,8 +89,12 @@ def short_name(record):
     if name.startswith("linear"):
         return f"linear {p['N']}x{p['D']}->{p['M']}"
     if name.startswith("conv2d"):
-        kind = "fwd" if name.endswith("forward") else "f+b"
-        return f"conv {kind} {p['N']}x{p['C']}x{p['H']}x{p['W']} F{p['F']}"
+        kind = "fwd" if "forward" in name else "f+b"
+        label = f"conv {kind} {p['N']}x{p['C']}x{p['H']}x{p['W']} F{p['F']}"
+        if p.get("KH", 3) != 3:
+            label += f" {p['KH']}x{p['KW']}"
+        algorithm = p.get("algorithm")
+        return label if algorithm is None else f"{label} {algorithm[:4]}"
     if name == "attention dense":
         return f"attn dense n={p['n']}"
     if name == "attention dense + weights":

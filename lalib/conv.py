@@ -215,6 +215,19 @@ def _pad(x, padding):
 # ------------------------------------------------------------------- 1. naive reference
 
 
+def _check_dout(dout, shape, dtype):
+    """`dout` as an array of the output's `shape` (N, F, H', W') in `dtype` (float32
+    stays float32); ValueError naming both shapes otherwise. Every backward pass
+    (readable, im2col, Winograd, FFT) checks its upstream gradient with it."""
+    dout = as_real_array(dout, "dout")
+    if dout.shape != tuple(shape):
+        raise ValueError(
+            f"dout must have the output's shape (N, F, H', W') = {tuple(shape)}, "
+            f"got {dout.shape}"
+        )
+    return dout.astype(dtype, copy=False)
+
+
 def conv2d_naive(x, w, b=None, stride=1, padding=0):
     """2-D convolution (cross-correlation) by explicit loops: the readable reference.
 
@@ -588,13 +601,7 @@ def conv2d_backward(dout, cache):
     x, w, cols, stride, padding = cache
     (N, C), F, (KH, KW) = x.shape[:2], w.shape[0], w.shape[2:]
     Ho, Wo = output_size(x.shape[2:], (KH, KW), stride, padding)
-    dout = as_real_array(dout, "dout")
-    if dout.shape != (N, F, Ho, Wo):
-        raise ValueError(
-            f"dout must have the output's shape (N, F, H', W') = {(N, F, Ho, Wo)}, "
-            f"got {dout.shape}"
-        )
-    dout = dout.astype(x.dtype, copy=False)  # float32 stays float32
+    dout = _check_dout(dout, (N, F, Ho, Wo), x.dtype)
     d = dout.reshape(N, F, Ho * Wo)  # (N, F, H'*W')
     w_mat = w.reshape(F, C * KH * KW)  # (F, C*KH*KW)
     # out[n] = w_mat @ cols[n]: differentiate the product in each factor.
@@ -607,12 +614,13 @@ def conv2d_backward(dout, cache):
     return dx, dw_mat.reshape(w.shape), db
 
 
-def conv2d(x, w, b=None, stride=1, padding=0):
+def conv2d(x, w, b=None, stride=1, padding=0, algorithm="auto"):
     """2-D convolution (cross-correlation), NCHW: the fast entry point.
 
-    Same parameters, same result and same checks as ``conv2d_forward(...)[0]``, but
-    computed by `lalib.engine.conv.conv2d_forward`, which builds the im2col columns in
-    cache-sized blocks (chapter 7 explains and measures it).
+    Same parameters, same result (up to float rounding) and same checks as
+    ``conv2d_forward(...)[0]``, but computed by `lalib.engine.conv.conv2d_forward`:
+    im2col with the columns built in cache-sized blocks, Winograd's F(4x4, 3x3) or
+    the FFT (chapter 7 explains and measures them).
 
     Parameters
     ----------
@@ -620,6 +628,9 @@ def conv2d(x, w, b=None, stride=1, padding=0):
     w : ndarray, shape (F, C, KH, KW)
     b : ndarray, shape (F,), optional
     stride, padding : int or pair of int
+    algorithm : {"auto", "im2col", "winograd", "fft"}
+        ``"auto"`` picks by shape (`lalib.engine.conv.choose_algorithm` says which
+        and why); ``"winograd"`` needs 3x3 filters and stride 1.
 
     Returns
     -------
@@ -636,4 +647,4 @@ def conv2d(x, w, b=None, stride=1, padding=0):
     """
     from lalib.engine import conv as engine  # here: the engine imports this module
 
-    return engine.conv2d_forward(x, w, b, stride, padding)[0]
+    return engine.conv2d_forward(x, w, b, stride, padding, algorithm=algorithm)[0]

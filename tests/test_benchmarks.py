@@ -235,3 +235,17 @@ def test_columns_only_is_the_kernels_copy(rng):
         seen += (n1 - n0) * (i1 - i0)
     assert seen == 3 * 5
     cases.conv_columns_only(x)  # runs through the same blocks
+
+
+def test_conv_algorithm_rows(quick_results):
+    # One float32 row per algorithm at the 3x3 sizes; auto and im2col for the large
+    # kernel, with the algorithm auto chose recorded.
+    recs = [r for r in quick_results["records"] if "algorithm" in r.get("params", {})]
+    algorithms = {r["params"]["algorithm"] for r in recs if r["params"]["KH"] == 3}
+    assert algorithms == {"im2col", "winograd", "fft"}
+    large = [r for r in recs if r["params"]["KH"] > 3]
+    assert {r["params"]["algorithm"] for r in large} == {"auto", "im2col"}
+    assert all(
+        r["params"]["chosen"] for r in large if r["params"]["algorithm"] == "auto"
+    )
+    assert all(r["dtype"] == "float32" and r["dtype_ok"] for r in recs)

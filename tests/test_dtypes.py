@@ -35,6 +35,8 @@ MODULES = (
     "gradcheck",
     "engine.conv",
     "engine.attention",
+    "engine.winograd",
+    "engine.fft",
 )
 
 NOT_KERNELS = {
@@ -49,6 +51,9 @@ NOT_KERNELS = {
         "finite differences are float64 on purpose (a test tool)"
     ),
     "gradcheck.relative_error": "a test tool returning a Python float",
+    "engine.conv.choose_algorithm": "returns an algorithm's name and a sentence",
+    "engine.conv.error_table": "returns Python floats (errors of float32 runs)",
+    "engine.winograd.transform_matrices": "exact constant matrices, float64",
     "gradcheck.check_gradients": (
         "finite differences are float64 on purpose (a test tool)"
     ),
@@ -204,6 +209,24 @@ def _engine_conv(rng):
     }
 
 
+def _engine_algorithms(rng):
+    from lalib.engine import conv, fft, winograd
+
+    x, w, b = f32(rng, 2, 3, 6, 5), f32(rng, 4, 3, 3, 3), np.zeros(4)  # float64 bias
+    results = {}
+    for algorithm in ("winograd", "fft"):
+        out, cache = conv.conv2d_forward(x, w, b, 1, 1, algorithm=algorithm)
+        grads = conv.conv2d_backward(f32(rng, *out.shape), cache)
+        results[f"engine.conv.conv2d_forward {algorithm}"] = (out, cache, grads)
+    for name, module in (("winograd", winograd), ("fft", fft)):
+        out, cache = module.conv2d_forward(x, w, b, 1, 1)
+        results[f"engine.{name}.conv2d_forward"] = (out, cache)
+        results[f"engine.{name}.conv2d_backward"] = module.conv2d_backward(
+            f32(rng, *out.shape), cache
+        )
+    return results
+
+
 def _engine_attention(rng):
     from lalib.engine import attention as att
 
@@ -312,6 +335,7 @@ BUILDERS = (
     _decomp,
     _data,
     _engine_conv,
+    _engine_algorithms,
     _engine_attention,
 )
 CASE_MODULE = {
@@ -326,6 +350,7 @@ CASE_MODULE = {
     "_decomp": "decomp",
     "_data": "data",
     "_engine_conv": "engine.conv",
+    "_engine_algorithms": "engine",
     "_engine_attention": "engine.attention",
 }
 # Which function names each builder produces, so a case can be parametrised by name.
@@ -380,6 +405,14 @@ CASES = {
     ],
     "data": ["load_digits", "train_test_split", "sample_image"],
     "engine_conv": ["column_blocks", "conv2d_forward", "conv2d_backward", "conv2d"],
+    "engine_algorithms": [
+        "conv.conv2d_forward winograd",
+        "conv.conv2d_forward fft",
+        "winograd.conv2d_forward",
+        "winograd.conv2d_backward",
+        "fft.conv2d_forward",
+        "fft.conv2d_backward",
+    ],
     "engine_attention": [
         "softmax_rows_inplace",
         "attention_forward",

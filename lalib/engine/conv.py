@@ -29,6 +29,16 @@ Two more details make the copy cheap:
 
 `column_blocks` yields the blocks of columns alone, without the products: the
 benchmark times the copy with it.
+
+Three algorithms, one entry point. `conv2d_forward` (and `conv2d`, and
+`lalib.conv.conv2d`) take ``algorithm="auto" | "im2col" | "winograd" | "fft"``:
+im2col is the blocked product above; ``"winograd"`` is Winograd's F(4x4, 3x3)
+(`lalib.engine.winograd`: 3x3 filters, stride 1, 4 times fewer multiplications);
+``"fft"`` is the convolution theorem (`lalib.engine.fft`: any kernel, its cost
+independent of the kernel size). ``"auto"`` asks `choose_algorithm`, which picks by
+shape as cuDNN's heuristics do. The cache remembers the algorithm, so
+`conv2d_backward` differentiates the same computation. `error_table` measures the
+float32 error of each algorithm against float64 direct convolution.
 """
 
 import math
@@ -38,17 +48,25 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
-from lalib._checks import as_real_array, check_ndim
-from lalib.conv import _pair, _used_stride, _validate, output_size
+from lalib._checks import as_real_array, check_float_dtype, check_ndim
+from lalib.conv import _check_dout, _pair, _used_stride, _validate, output_size
+from lalib.engine import fft as _fft
+from lalib.engine import winograd as _winograd
 
 __all__ = [
+    "ALGORITHMS",
     "COLUMN_BLOCK_BYTES",
     "SCRATCH_KEEP_BYTES",
+    "choose_algorithm",
     "column_blocks",
     "conv2d",
     "conv2d_backward",
     "conv2d_forward",
+    "error_table",
 ]
+
+#: The values of the `algorithm` keyword of `conv2d_forward` and `conv2d`.
+ALGORITHMS = ("auto", "im2col", "winograd", "fft")
 
 #: Target size, in bytes, of one block of im2col columns in `conv2d_forward` and
 #: `conv2d_backward`: small enough that the columns are still in the CPU cache when
@@ -299,18 +317,134 @@ def _reshaped_blocks(x, blk):
 
 
 class _Cache(NamedTuple):
-    """What `conv2d_backward` needs: input, filters and geometry (not the columns)."""
+    """What `conv2d_backward` needs: input, filters, geometry (not the columns), and
+    the algorithm that computed the forward pass."""
 
     x: np.ndarray  # (N, C, H, W)
     w: np.ndarray  # (F, C, KH, KW)
     stride: tuple
     padding: tuple
+    algorithm: str = "im2col"
 
 
-def conv2d_forward(x, w, b=None, stride=1, padding=0):
-    """2-D convolution of a batch as im2col + matrix products, in cache-sized blocks.
+# ---------------------------------------------------------------- choosing an algorithm
 
-    Same signature, result and checks as `lalib.conv.conv2d_forward`.
+#: `choose_algorithm` picks Winograd F(4x4, 3x3) for 3x3 filters, stride 1, when both
+#: the channels and the filters number at least this many ...
+WINOGRAD_MIN_CHANNELS = 32
+#: ... and the output is at least this many pixels high and wide (tiles of 4 x 4).
+WINOGRAD_MIN_SIDE = 8
+#: It picks the FFT, stride 1, for kernels of at least this many rows and columns ...
+FFT_MIN_KERNEL = 5
+#: ... with at least this many channels and filters.
+FFT_MIN_CHANNELS = 8
+
+
+def _algorithm(algorithm):
+    """`algorithm` if it is one of `ALGORITHMS`; ValueError naming it otherwise."""
+    if not (isinstance(algorithm, str) and algorithm in ALGORITHMS):
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    return algorithm
+
+
+def choose_algorithm(x_shape, w_shape, stride=1, padding=0, dtype=np.float32):
+    """Which algorithm ``algorithm="auto"`` runs for these shapes, and why.
+
+    The rule, cuDNN-like, from measurements on the machine of chapter 7 (2 cores,
+    OpenBLAS): Winograd F(4x4, 3x3) for 3x3 filters at stride 1 when the channels and
+    the filters are at least `WINOGRAD_MIN_CHANNELS` (the batched products then have
+    enough work to hide the transforms) and the output at least `WINOGRAD_MIN_SIDE`
+    pixels on each side (fewer would waste most of each 4 x 4 tile); the FFT for
+    kernels of at least `FFT_MIN_KERNEL` x `FFT_MIN_KERNEL` at stride 1 with at least
+    `FFT_MIN_CHANNELS` channels and filters (its cost does not grow with the kernel);
+    im2col otherwise. All three keep the float32 error far below 1e-3 of the output's
+    largest value (`error_table`; the measured table is in `lalib.engine.winograd`).
+
+    Parameters
+    ----------
+    x_shape : tuple of int
+        ``(N, C, H, W)``.
+    w_shape : tuple of int
+        ``(F, C, KH, KW)``.
+    stride, padding : int or pair of int
+    dtype : float32 or float64
+        The dtype of the computation (the rule is the same for both).
+
+    Returns
+    -------
+    name : str
+        ``"im2col"``, ``"winograd"`` or ``"fft"``.
+    reason : str
+        One sentence saying why.
+
+    Raises
+    ------
+    ValueError
+        If the shapes are not four non-negative integers each, the channels differ,
+        or the geometry is invalid (as `lalib.conv.output_size`).
+
+    Examples
+    --------
+    >>> choose_algorithm((8, 64, 32, 32), (64, 64, 3, 3), padding=1)[0]
+    'winograd'
+    >>> choose_algorithm((8, 32, 64, 64), (32, 32, 11, 11), padding=5)[0]
+    'fft'
+    >>> name, reason = choose_algorithm((32, 3, 32, 32), (16, 3, 3, 3), padding=1)
+    >>> print(name, "--", reason)  # doctest: +NORMALIZE_WHITESPACE
+    im2col -- im2col: 3 channels and 16 filters are too few for the transforms of
+    Winograd or the FFT to pay off
+    """
+    from lalib.conv import _sizes
+
+    N, C, H, W = _sizes(x_shape, "x_shape", "(N, C, H, W)")
+    F, Cw, KH, KW = _sizes(w_shape, "w_shape", "(F, C, KH, KW)")
+    if min(KH, KW) < 1:
+        raise ValueError(
+            "w_shape must have a kernel of at least 1x1, (F, C, KH, KW) with KH, KW "
+            f">= 1, got {(F, Cw, KH, KW)}"
+        )
+    if C != Cw:
+        raise ValueError(
+            f"x_shape has C={C} channels ({(N, C, H, W)}) but w_shape expects "
+            f"C={Cw} ({(F, Cw, KH, KW)})"
+        )
+    Ho, Wo = output_size((H, W), (KH, KW), stride, padding)
+    stride = _pair(stride, "stride", 1)
+    check_float_dtype(dtype, "dtype")  # float32 or float64 (None means float64)
+    few = min(C, F)
+    if stride != (1, 1):
+        return "im2col", f"im2col: stride {stride} (Winograd and the FFT need stride 1)"
+    if (KH, KW) == (3, 3):
+        if few < WINOGRAD_MIN_CHANNELS:
+            return "im2col", (
+                f"im2col: {C} channels and {F} filters are too few for the "
+                "transforms of Winograd or the FFT to pay off"
+            )
+        if min(Ho, Wo) < WINOGRAD_MIN_SIDE:
+            return "im2col", (
+                f"im2col: a {Ho} x {Wo} output is too small for Winograd's 4 x 4 tiles"
+            )
+        return "winograd", (
+            f"winograd: 3x3 filters at stride 1 with {C} channels and {F} filters, "
+            "F(4x4, 3x3) does 4 times fewer multiplications"
+        )
+    if min(KH, KW) >= FFT_MIN_KERNEL and few >= FFT_MIN_CHANNELS:
+        return "fft", (
+            f"fft: a {KH} x {KW} kernel at stride 1, where the FFT's cost does not "
+            "grow with the kernel"
+        )
+    return "im2col", (
+        f"im2col: a {KH} x {KW} kernel with {C} channels and {F} filters is "
+        "computed fastest as one matrix product"
+    )
+
+
+def conv2d_forward(x, w, b=None, stride=1, padding=0, algorithm="auto"):
+    """2-D convolution of a batch as im2col + matrix products, in cache-sized blocks
+    (or by Winograd or the FFT).
+
+    Same result (up to float rounding) and checks as `lalib.conv.conv2d_forward`,
+    plus the choice of algorithm.
 
     Parameters
     ----------
@@ -318,14 +452,19 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     w : ndarray, shape (F, C, KH, KW)
     b : ndarray, shape (F,), optional
     stride, padding : int or pair of int
+    algorithm : {"auto", "im2col", "winograd", "fft"}
+        ``"auto"`` runs what `choose_algorithm` picks for the shapes; ``"winograd"``
+        is `lalib.engine.winograd` (F(4x4, 3x3): 3x3 filters, stride 1 only),
+        ``"fft"`` `lalib.engine.fft`.
 
     Returns
     -------
     out : ndarray, shape (N, F, H', W')
         In the dtype of ``np.result_type(x, w)`` (float32 stays float32; `b` is cast).
     cache : tuple
-        What `conv2d_backward` (of this module) needs: the input, the filters and the
-        geometry. The backward pass rebuilds the columns block by block rather than
+        What `conv2d_backward` (of this module) needs: the input, the filters, the
+        geometry and the algorithm, so that the backward pass uses the same one. The
+        backward pass rebuilds the columns (or tiles) block by block rather than
         keeping all of them, which would take ``KH * KW`` times the memory of the
         input.
 
@@ -334,11 +473,13 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     ValueError
         Wrong rank, channel mismatch between `x` and `w`, `b` not (F,), an empty
         kernel (KH or KW = 0), stride < 1, padding < 0 or more than (KH - 1, KW - 1),
-        a kernel larger than the padded input, or non-real input.
+        a kernel larger than the padded input, or non-real input; an unknown
+        `algorithm`, or ``"winograd"`` with a kernel other than 3x3 or a stride
+        other than 1.
 
     Notes
     -----
-    The arithmetic is the product of `lalib.conv.im2col` in chapter 2,
+    With im2col, the arithmetic is the product of `lalib.conv.im2col` in chapter 2,
 
         out[n] = w.reshape(F, C*KH*KW) @ cols[n]    # (F, CKK) @ (CKK, H'W')
 
@@ -359,7 +500,16 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
     >>> bool(np.allclose(out, conv2d_naive(x, w, stride=2, padding=1), atol=1e-5))
     True
     """
+    algorithm = _algorithm(algorithm)
     x, w, b, stride, padding = _validate(x, w, b, stride, padding)
+    if algorithm == "auto":
+        algorithm = choose_algorithm(x.shape, w.shape, stride, padding, x.dtype)[0]
+    if algorithm == "winograd":
+        out, _ = _winograd.conv2d_forward(x, w, b, stride, padding)
+        return out, _Cache(x, w, stride, padding, "winograd")
+    if algorithm == "fft":
+        out, _ = _fft.conv2d_forward(x, w, b, stride, padding)
+        return out, _Cache(x, w, stride, padding, "fft")
     (N, C), F, (KH, KW) = x.shape[:2], w.shape[0], w.shape[2:]
     blk = _Blocks(x.shape, (KH, KW), stride, padding, x.dtype.itemsize)
     Wo = blk.Wo
@@ -376,7 +526,7 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0):
             out[n0:n1, :, i0:i1, j0 : j0 + k] = p
         else:  # bias on the way out
             np.add(p, b[:, None, None], out=out[n0:n1, :, i0:i1, j0 : j0 + k])
-    return out, _Cache(x, w, stride, padding)
+    return out, _Cache(x, w, stride, padding, "im2col")
 
 
 def conv2d_backward(dout, cache):
@@ -421,17 +571,15 @@ def conv2d_backward(dout, cache):
             f"{type(cache).__name__} (a cache from lalib.conv.conv2d_forward goes to "
             "lalib.conv.conv2d_backward)"
         )
-    x, w, stride, padding = cache
+    x, w, stride, padding, algorithm = cache
+    if algorithm == "winograd":
+        return _winograd._backward(dout, x, w, padding, 4)
+    if algorithm == "fft":
+        return _fft._backward(dout, x, w, stride, padding)
     N, F = x.shape[0], w.shape[0]
     blk = _Blocks(x.shape, w.shape[2:], stride, padding, x.dtype.itemsize)
     Ho, Wo = blk.Ho, blk.Wo
-    dout = as_real_array(dout, "dout")
-    if dout.shape != (N, F, Ho, Wo):
-        raise ValueError(
-            f"dout must have the output's shape (N, F, H', W') = {(N, F, Ho, Wo)}, "
-            f"got {dout.shape}"
-        )
-    dout = dout.astype(x.dtype, copy=False)
+    dout = _check_dout(dout, (N, F, Ho, Wo), x.dtype)
     db = dout.sum(axis=(0, 2, 3))  # (F,)
     # With stride 1 the spare columns past the right edge (computed, then dropped) read
     # pixels of the next row: a NaN or inf there, times the 0 of the spare dout, would
@@ -485,9 +633,68 @@ def _backward_blocks(dout, x, w, blk, spare_x, spare_w):
     return dx, dw_mat.reshape(w.shape)
 
 
-def conv2d(x, w, b=None, stride=1, padding=0):
+def conv2d(x, w, b=None, stride=1, padding=0, algorithm="auto"):
     """2-D convolution (cross-correlation), NCHW; `conv2d_forward` without the cache.
 
     Parameters and return value as in `conv2d_forward`; `lalib.conv.conv2d` calls it.
     """
-    return conv2d_forward(x, w, b, stride, padding)[0]
+    return conv2d_forward(x, w, b, stride, padding, algorithm)[0]
+
+
+# ----------------------------------------------------------------------- accuracy
+
+
+def error_table(channels=(3, 16, 64, 256), rng=None):
+    """The float32 error of each algorithm against float64 direct convolution.
+
+    For each number of channels C: N = 2 images of 16 x 16, F = 16 filters of 3 x 3,
+    padding 1, standard normal data drawn in float64 and rounded to float32; each
+    algorithm runs in float32 and is compared with the float64 im2col result on the
+    rounded data, so only the arithmetic's error is measured.
+
+    Parameters
+    ----------
+    channels : sequence of int
+        The values of C, each >= 1.
+    rng : numpy.random.Generator, optional
+        Default ``np.random.default_rng(0)``.
+
+    Returns
+    -------
+    rows : list of dict
+        One per C: ``{"C": C, "im2col": e, "winograd F(2x2,3x3)": e,
+        "winograd F(4x4,3x3)": e, "fft": e}`` with ``e = max |y32 - y64| /
+        max |y64|``, the error relative to the output's scale.
+
+    Examples
+    --------
+    >>> rows = error_table(channels=(8,))
+    >>> all(e < 1e-5 for key, e in rows[0].items() if key != "C")
+    True
+    """
+    from lalib._checks import check_int, check_rng
+
+    rng = np.random.default_rng(0) if rng is None else check_rng(rng)
+    if isinstance(channels, (str, bytes)) or not hasattr(channels, "__iter__"):
+        raise ValueError(f"channels must be a sequence of ints >= 1, got {channels!r}")
+    channels = [check_int(c, "channels", minimum=1, maximum=4096) for c in channels]
+    rows = []
+    for C in channels:
+        x = rng.standard_normal((2, C, 16, 16)).astype(np.float32)
+        w = (rng.standard_normal((16, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
+        exact = conv2d_forward(
+            x.astype(np.float64), w.astype(np.float64), None, 1, 1, "im2col"
+        )[0]
+        scale = np.abs(exact).max()
+        runs = {
+            "im2col": (conv2d_forward, {"algorithm": "im2col"}),
+            "winograd F(2x2,3x3)": (_winograd.conv2d_forward, {"tile": 2}),
+            "winograd F(4x4,3x3)": (_winograd.conv2d_forward, {"tile": 4}),
+            "fft": (_fft.conv2d_forward, {}),
+        }
+        row = {"C": C}
+        for name, (forward, options) in runs.items():
+            y = forward(x, w, None, 1, 1, **options)[0]  # float32
+            row[name] = float(np.abs(y - exact).max() / scale)
+        rows.append(row)
+    return rows
