@@ -1,7 +1,9 @@
-"""sphinxext/lean_html.py drops only token spans that change nothing on screen."""
+"""sphinxext/lean_html.py drops only token spans that change nothing on screen, and
+embeds the widget state compactly (the same value in fewer bytes)."""
 
 import configparser
 import importlib.util
+import json
 from pathlib import Path
 
 import pydata_sphinx_theme
@@ -62,3 +64,20 @@ def test_strip_plain_spans_keeps_text_and_coloured_tokens():
         '(<span class="mi">1</span>)<span class="s2">&quot;a b&quot;</span>\n'
         "</pre></div>"
     )
+
+
+def test_widget_state_is_embedded_compactly_with_the_same_value():
+    state = {
+        "state": {
+            "m": {
+                "_esm": 'const s = "λ₁ − x"; // </script><!--',
+                "W": [[1.0, -0.5], [0.25, 2.0]],
+            }
+        }
+    }
+    # as myst-nb embeds it: json.dumps' spaces and \u escapes, </script> escaped
+    body = json.dumps(state).replace("</script>", r"<\/script>")
+    lean = lean_html.compact_json(body)
+    assert json.loads(lean) == state
+    assert "</" not in lean and "λ₁ − x" in lean and ", " not in lean
+    assert len(lean.encode()) < len(body.encode())
