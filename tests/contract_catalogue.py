@@ -25,6 +25,8 @@ import numpy as np
 
 from lalib import activations, attention, conv, decomp, linear, mlp
 from lalib.engine import conv as eng_conv
+from lalib.engine import fft as eng_fft
+from lalib.engine import winograd as eng_winograd
 
 # ------------------------------------------------------------------------ bad values
 
@@ -330,6 +332,20 @@ def flag():
             _bad("'no'", "no"),
             _bad("None", None),
             _bad("bool array", np.array([1, 0]) > 0),
+        ),
+    )
+
+
+def algorithm_kind():
+    """The `algorithm` keyword of the convolutions: one of four names."""
+    return Kind(
+        "one of 'auto', 'im2col', 'winograd', 'fft'",
+        (
+            _bad("'no-such'", "no-such"),
+            _bad("'WINOGRAD'", "WINOGRAD"),
+            _bad("''", ""),
+            _bad("None", None),
+            _bad("3", 3),
         ),
     )
 
@@ -731,6 +747,13 @@ _CONV_VALID = {
 }
 
 
+def _conv_algorithm_args():
+    return dict(_conv_args(), algorithm="auto")
+
+
+_CONV_ALGORITHM_KINDS = dict(_CONV_KINDS, algorithm=algorithm_kind())
+
+
 def _conv_backward_args(module):
     out, cache_ = module.conv2d_forward(**_conv_args())
     return dict(dout=_ints(out.shape, 3), cache=cache_)
@@ -768,7 +791,9 @@ CATALOGUE.update(
         ),
         "lalib.conv.conv2d_naive": Entry(_conv_args, _CONV_KINDS, _CONV_VALID),
         "lalib.conv.conv2d_forward": Entry(_conv_args, _CONV_KINDS, _CONV_VALID),
-        "lalib.conv.conv2d": Entry(_conv_args, _CONV_KINDS, _CONV_VALID),
+        "lalib.conv.conv2d": Entry(
+            _conv_algorithm_args, _CONV_ALGORITHM_KINDS, _CONV_VALID
+        ),
         "lalib.conv.conv2d_backward": Entry(
             lambda: _conv_backward_args(conv),
             dict(dout=array("(N, F, H', W')", 4, coupled=1), cache=cache()),
@@ -828,8 +853,45 @@ CATALOGUE.update(
 
 CATALOGUE.update(
     {
-        "lalib.engine.conv.conv2d_forward": Entry(_conv_args, _CONV_KINDS, _CONV_VALID),
-        "lalib.engine.conv.conv2d": Entry(_conv_args, _CONV_KINDS, _CONV_VALID),
+        "lalib.engine.conv.conv2d_forward": Entry(
+            _conv_algorithm_args, _CONV_ALGORITHM_KINDS, _CONV_VALID
+        ),
+        "lalib.engine.conv.conv2d": Entry(
+            _conv_algorithm_args, _CONV_ALGORITHM_KINDS, _CONV_VALID
+        ),
+        "lalib.engine.conv.choose_algorithm": Entry(
+            lambda: dict(
+                x_shape=(2, 2, 5, 5),
+                w_shape=(3, 2, 3, 3),
+                stride=1,
+                padding=1,
+                dtype=np.float32,
+            ),
+            dict(
+                x_shape=shape_tuple(4),
+                w_shape=shape_tuple(4),
+                stride=pair(1),
+                padding=pair(0),
+                dtype=dtype_kind(),
+            ),
+            {
+                ("x_shape", "huge"): PURE,
+                ("stride", "2**70"): BIG_STRIDE,
+                ("stride", "(1, 2**70)"): BIG_STRIDE,
+                ("dtype", "None"): NUMPY_NONE,
+            },
+            # A huge kernel is refused as larger than the padded input.
+            relational=frozenset({("w_shape", "huge")}),
+        ),
+        "lalib.engine.conv.error_table": Entry(
+            lambda: dict(channels=(2,), rng=_gen()),
+            dict(channels=sizes_kind(), rng=rng_kind()),
+            {
+                ("channels", "[]"): "no values of C: an empty table",
+                ("channels", "[4]"): "one value of C: a table of one row",
+                ("rng", "None"): OPTIONAL,
+            },
+        ),
         "lalib.engine.conv.conv2d_backward": Entry(
             lambda: _conv_backward_args(eng_conv),
             dict(dout=array("(N, F, H', W')", 4, coupled=1), cache=cache()),
@@ -845,6 +907,37 @@ CATALOGUE.update(
             ),
             {("x", "empty axis 0"): EMPTY_BATCH, **_TOEPLITZ_VALID},
             consume=True,
+        ),
+    }
+)
+
+# engine.winograd and engine.fft ----------------------------------------------------
+
+_WINOGRAD_KINDS = dict(_CONV_KINDS, tile=size(1))
+
+CATALOGUE.update(
+    {
+        "lalib.engine.winograd.transform_matrices": Entry(
+            lambda: dict(tile=4), dict(tile=size(1))
+        ),
+        "lalib.engine.winograd.conv2d_forward": Entry(
+            lambda: dict(_conv_args(), tile=4),
+            _WINOGRAD_KINDS,
+            {
+                ("x", "empty axis 0"): EMPTY_BATCH,
+                ("b", "None"): "the bias is optional (None by default)",
+            },
+        ),
+        "lalib.engine.winograd.conv2d_backward": Entry(
+            lambda: _conv_backward_args(eng_winograd),
+            dict(dout=array("(N, F, H', W')", 4, coupled=1), cache=cache()),
+            extra={"cache": (_other_cache(eng_conv),)},
+        ),
+        "lalib.engine.fft.conv2d_forward": Entry(_conv_args, _CONV_KINDS, _CONV_VALID),
+        "lalib.engine.fft.conv2d_backward": Entry(
+            lambda: _conv_backward_args(eng_fft),
+            dict(dout=array("(N, F, H', W')", 4, coupled=1), cache=cache()),
+            extra={"cache": (_other_cache(eng_conv),)},
         ),
     }
 )
@@ -1225,6 +1318,71 @@ CATALOGUE.update(
                 ("X", "empty last axis"): "rows of zero width are still rows",
                 ("rng", "None"): OPTIONAL,
             },
+        ),
+    }
+)
+
+
+# fourier ---------------------------------------------------------------------------
+
+_FOURIER_1D = dict(c=array("(k,)", 1), n=size(1, none_ok=True))
+_FOURIER_1D_EXTRA = {
+    "n": (_bad("k - 1 (shorter than c)", 2),),
+    "c": (_bad("longer than n", np.ones(6)),),
+}
+_FOURIER_2D = dict(w=array("(KH, KW)", 2), shape=shape_tuple(2, 1))
+_FOURIER_2D_EXTRA = {"w": (_bad("larger than shape", np.ones((4, 4))),)}
+_FOURIER_1D_RELATIONAL = frozenset({("c", "longer than n")})
+_FOURIER_2D_RELATIONAL = frozenset({("w", "larger than shape")})
+
+
+def _fourier_2d_args():
+    return dict(w=_ints((2, 2)), shape=(3, 4))
+
+
+CATALOGUE.update(
+    {
+        "lalib.fourier.circulant": Entry(
+            lambda: dict(c=_ints((3,)), n=5),
+            _FOURIER_1D,
+            extra=_FOURIER_1D_EXTRA,
+            relational=_FOURIER_1D_RELATIONAL,
+        ),
+        "lalib.fourier.circulant_eigenvalues": Entry(
+            lambda: dict(c=_ints((3,)), n=5),
+            _FOURIER_1D,
+            extra=_FOURIER_1D_EXTRA,
+            relational=_FOURIER_1D_RELATIONAL,
+        ),
+        "lalib.fourier.circular_convolve": Entry(
+            lambda: dict(c=_ints((3,)), x=_ints((5,), 1)),
+            dict(c=array("(k,)", 1), x=array("(n,)", 1)),
+            extra={"c": (_bad("longer than x", np.ones(6)),)},
+            relational=frozenset({("c", "longer than x")}),
+        ),
+        "lalib.fourier.dft_matrix": Entry(lambda: dict(n=4), dict(n=size(1))),
+        "lalib.fourier.circulant2d": Entry(
+            _fourier_2d_args,
+            _FOURIER_2D,
+            extra=_FOURIER_2D_EXTRA,
+            relational=_FOURIER_2D_RELATIONAL,
+        ),
+        "lalib.fourier.circulant2d_eigenvalues": Entry(
+            _fourier_2d_args,
+            _FOURIER_2D,
+            extra=_FOURIER_2D_EXTRA,
+            relational=_FOURIER_2D_RELATIONAL,
+        ),
+        "lalib.fourier.circular_conv2d": Entry(
+            lambda: dict(x=_ints((3, 4), 1), w=_ints((2, 2))),
+            dict(x=array("(H, W)", 2), w=array("(KH, KW)", 2)),
+            extra={"w": (_bad("larger than x", np.ones((4, 4))),)},
+            relational=frozenset({("w", "larger than x")}),
+        ),
+        "lalib.fourier.embed_toeplitz": Entry(
+            lambda: dict(w=_ints((2, 3)), shape=(3, 4), padding=1),
+            dict(_FOURIER_2D, padding=pair(0)),
+            extra={"padding": (_bad("(KH, KW)", (2, 3)),)},
         ),
     }
 )

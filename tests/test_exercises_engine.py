@@ -1,11 +1,15 @@
 """lalib.exercises.engine: the checkers of chapter 7 accept right answers only."""
 
+import cmath
+import math
+
 import numpy as np
 import pytest
 
 from lalib.exercises import engine
 from lalib.exercises.engine import (
     check_attention_costs,
+    check_circulant_eigenvalues,
     check_conv_costs,
     check_intensity,
 )
@@ -139,3 +143,58 @@ def test_attention_costs_rejects_typical_slips(scales, hint):
 def test_attention_costs_garbage_is_not_yet(garbage):
     result = check_attention_costs(garbage, 1.0, 1.0)
     assert not result and repr(result).startswith("Not yet")
+
+
+# --------------------------------------------------------------------- exercise 4
+
+
+def _circulant_answer():
+    # C[i, j] = c[(i - j) mod 6]; eigenvalue k = sum_m c[m] e^{-2 pi i m k / 6},
+    # entry by entry, independent of lalib.fourier.
+    c = [1.0, -1.0, 0.0, 0.0, 0.0, 0.0]
+    C = np.array([[c[(i - j) % 6] for j in range(6)] for i in range(6)])
+    lam = np.array(
+        [
+            sum(c[m] * cmath.exp(-2j * math.pi * m * k / 6) for m in range(6))
+            for k in range(6)
+        ]
+    )
+    return C, lam
+
+
+def test_circulant_exercise_accepts_the_answer():
+    C, lam = _circulant_answer()
+    assert list(engine.EXERCISE4["c"]) == [1.0, -1.0, 0.0, 0.0, 0.0, 0.0]
+    right_C, right_lam = engine.circulant_answers()
+    np.testing.assert_allclose(right_C, C)
+    np.testing.assert_allclose(right_lam, lam, atol=1e-12)
+    result = check_circulant_eigenvalues(C, lam)
+    assert result
+    assert "eigenvalue 0 for k = 0" in repr(result)
+    assert "|lambda| = 2 for k = 3" in repr(result)
+    assert check_circulant_eigenvalues(C.tolist(), list(lam))  # lists are fine
+
+
+@pytest.mark.parametrize(
+    "change, hint",
+    [
+        (lambda C, lam: (C.T, lam), "transpose"),
+        (lambda C, lam: (C[:5], lam), "6 x 6"),
+        (lambda C, lam: ("C", lam), "6 x 6"),
+        (lambda C, lam: (np.roll(C, 1, axis=0), lam), "first column is c"),
+        (lambda C, lam: (C, lam.conj()), "conjugates"),
+        (lambda C, lam: (C, lam / np.sqrt(6)), "unitary F"),
+        (lambda C, lam: (C, np.sort_complex(lam)), "wrong order"),
+        (lambda C, lam: (C, lam[:5]), "one array"),
+        (lambda C, lam: (C, "eigenvalues"), "one array"),
+        (lambda C, lam: (C, lam + 0.5), "DFT of its first column"),
+    ],
+    ids=[
+        "transpose", "short-C", "text-C", "rolled-C", "conjugate", "unitary",
+        "sorted", "short-lam", "text-lam", "off",
+    ],
+)  # fmt: skip
+def test_circulant_exercise_rejects_with_a_hint(change, hint):
+    C, lam = _circulant_answer()
+    result = check_circulant_eigenvalues(*change(C, lam))
+    assert not result and hint in repr(result)

@@ -9,8 +9,8 @@ counted instead of bytes, the input size used for the output's.
 
 import numpy as np
 
-from lalib import conv
-from lalib.exercises import Check, reader_number
+from lalib import conv, fourier
+from lalib.exercises import Check, reader_array, reader_number
 
 MIB = 2**20  # bytes in a MiB
 
@@ -285,4 +285,91 @@ def check_attention_costs(gflop, scores_mib, tile_mib):
         f"{right_gflop:.1f} GFLOP; the scores take {right_scores:.0f} MiB "
         f"({right_scores / 1024:.0f} GiB), one tile {right_tile:.0f} MiB: "
         f"{right_scores / right_tile:.0f} times less",
+    )
+
+
+# --------------------------------------------------------------------- exercise 4
+
+#: Exercise 4: the difference filter ``y[i] = x[i] - x[i - 1]`` on a circle of 6.
+EXERCISE4 = {"c": (1.0, -1.0, 0.0, 0.0, 0.0, 0.0)}
+
+
+def _complex_array(value):
+    """The reader's `value` as a complex ndarray, or None if it is not numbers."""
+    try:
+        return np.asarray(value, dtype=complex)
+    except (TypeError, ValueError):
+        return None
+
+
+def _same_values(a, b):
+    """Do `a` and `b` hold the same numbers, in any order? (Rounded first, so that
+    rounding errors in the real parts do not change the sorted order.)"""
+    a, b = (np.sort_complex(np.round(v, 8) + 0) for v in (a, b))  # + 0: no -0
+    return bool(np.allclose(a, b, atol=1e-7))
+
+
+def circulant_answers():
+    """The right answers of exercise 4: the circulant matrix and its eigenvalues."""
+    c = np.array(EXERCISE4["c"])
+    return fourier.circulant(c), fourier.circulant_eigenvalues(c)
+
+
+def check_circulant_eigenvalues(C, eigenvalues):
+    """Exercise 4: the circulant matrix of the filter `EXERCISE4` and its eigenvalues.
+
+    Parameters
+    ----------
+    C : ndarray, shape (6, 6)
+        The circulant matrix whose first column is the filter c:
+        ``C[i, j] = c[(i - j) mod 6]``.
+    eigenvalues : ndarray, shape (6,)
+        Its eigenvalues, found without an eigensolver, in the order of the Fourier
+        modes k = 0, 1, ..., 5 (the eigenvalue of the mode ``e^{2 pi i j k / 6}``).
+    """
+    right_C, right_lam = circulant_answers()
+    n = right_C.shape[0]
+    C = reader_array(C)
+    if C is None or C.shape != right_C.shape:
+        shape = None if C is None else C.shape
+        return Check(False, f"C must be a {n} x {n} matrix of numbers, got {shape}")
+    if not np.allclose(C, right_C):
+        if np.allclose(C, right_C.T):
+            hint = (
+                "that is the transpose: the first *column* is c, each column the one "
+                "before it shifted down"
+            )
+        else:
+            hint = "C[i, j] = c[(i - j) mod 6]: the first column is c"
+        return Check(False, "C is not the circulant matrix of c: " + hint)
+    lam = _complex_array(eigenvalues)
+    if lam is None or lam.shape != right_lam.shape:
+        shape = None if lam is None else lam.shape
+        return Check(
+            False, f"C is right; give the {n} eigenvalues as one array, got {shape}"
+        )
+    if not np.allclose(lam, right_lam, atol=1e-9):
+        if np.allclose(lam, right_lam.conj(), atol=1e-9):
+            hint = (
+                "those are the conjugates (the eigenvalues of C transposed): the "
+                "eigenvalue of mode k is sum_m c[m] e^{-2 pi i m k / n}, as fft has it"
+            )
+        elif np.allclose(lam * np.sqrt(n), right_lam, atol=1e-9):
+            hint = "that is F @ c with the unitary F: fft(c) is sqrt(n) times it"
+        elif _same_values(lam, right_lam):
+            hint = (
+                "the right values in the wrong order: list them by Fourier mode "
+                "k = 0, ..., 5 (an eigensolver returns them in no particular order)"
+            )
+        else:
+            hint = (
+                "the eigenvalues of a circulant matrix are the DFT of its first column"
+            )
+        return Check(False, "C is right; the eigenvalues are not: " + hint)
+    k_max = int(np.argmax(np.abs(right_lam)))
+    return Check(
+        True,
+        f"eigenvalue {abs(right_lam[0]):.0f} for k = 0: the filter removes constants; "
+        f"the largest, |lambda| = {abs(right_lam[k_max]):.0f} for k = {k_max}, belongs "
+        f"to the alternating signal (1, -1, 1, -1, 1, -1), which it doubles",
     )
