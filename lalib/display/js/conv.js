@@ -263,6 +263,25 @@ function render({ model, el }) {
   inputSvg.addEventListener("blur", () => redraw());
 
   // ---- drawing
+  let drawnPixels = { key: null, cells: [] };
+  function pixels(x, padding, lo, hi, Hp, Wp, H, W) {
+    const cells = [];
+    for (let r = 0; r < Hp; r++)
+      for (let c = 0; c < Wp; c++) {
+        const inside = r >= padding && r < padding + H && c >= padding && c < padding + W;
+        const v = inside ? x[r - padding][c - padding] : 0;
+        const fill = inside ? cgrey(v, lo, hi) : "#dbe9f7";
+        const g = s(
+          "g",
+          inside ? { class: "la-px", "data-row": r - padding, "data-col": c - padding } : { class: "la-pad" },
+          s("rect", { x: c * CELL, y: r * CELL, width: CELL, height: CELL, fill, stroke: inside ? "#999" : "#9db8d6", "stroke-dasharray": inside ? null : "3 2" }),
+          s("text", { x: (c + 0.5) * CELL, y: (r + 0.5) * CELL, "text-anchor": "middle", "dominant-baseline": "central", style: `fill:${inside ? textOn(fill) : "#4a6a8c"}`, "font-style": inside ? null : "italic" }, cnum(v)),
+        );
+        cells.push(g);
+      }
+    return cells;
+  }
+
   function draw() {
     const { x, w, stride, padding } = get();
     const [H, W] = [x.length, x[0].length];
@@ -295,27 +314,21 @@ function render({ model, el }) {
     const M = 4; // margin for the window's stroke
     inputSvg.setAttribute("viewBox", `${-M} ${-M} ${Wp * CELL + 2 * M} ${Hp * CELL + 2 * M}`);
     inputSvg.setAttribute("width", Wp * CELL + 2 * M);
-    const cells = [];
-    for (let r = 0; r < Hp; r++)
-      for (let c = 0; c < Wp; c++) {
-        const inside = r >= padding && r < padding + H && c >= padding && c < padding + W;
-        const v = inside ? x[r - padding][c - padding] : 0;
-        const fill = inside ? cgrey(v, lo, hi) : "#dbe9f7";
-        const g = s(
-          "g",
-          inside ? { class: "la-px", "data-row": r - padding, "data-col": c - padding } : { class: "la-pad" },
-          s("rect", { x: c * CELL, y: r * CELL, width: CELL, height: CELL, fill, stroke: inside ? "#999" : "#9db8d6", "stroke-dasharray": inside ? null : "3 2" }),
-          s("text", { x: (c + 0.5) * CELL, y: (r + 0.5) * CELL, "text-anchor": "middle", "dominant-baseline": "central", style: `fill:${inside ? textOn(fill) : "#4a6a8c"}`, "font-style": inside ? null : "italic" }, cnum(v)),
-        );
-        cells.push(g);
-      }
+    // the pixels are rebuilt only when the image or the padding changed (moving the
+    // window leaves them as they are)
+    const pixelsKey = JSON.stringify([x, padding]);
+    if (pixelsKey !== drawnPixels.key) {
+      drawnPixels = { key: pixelsKey, cells: pixels(x, padding, lo, hi, Hp, Wp, H, W) };
+    }
     const win = s("rect", { class: "la-window", x: j * stride * CELL, y: i * stride * CELL, width: KS * CELL, height: KS * CELL, fill: "none", stroke: "#e8a100", "stroke-width": 4 });
     const focused = document.activeElement === inputSvg;
     const cur = s("rect", {
       x: (cursor[1] + padding) * CELL + 3, y: (cursor[0] + padding) * CELL + 3, width: CELL - 6, height: CELL - 6,
       fill: "none", stroke: focused ? "#c2185b" : "#555", "stroke-width": focused ? 3 : 1.5, "stroke-dasharray": "4 3",
     });
-    patch(inputSvg, cells, win, cur);
+    patch(inputSvg, drawnPixels.cells, win, cur);
+    // from now on, the nodes on the page (patch kept them, or took the new ones)
+    drawnPixels.cells = Array.from(inputSvg.childNodes).slice(0, drawnPixels.cells.length);
     inputSvg.setAttribute(
       "aria-label",
       `Input image, ${H} by ${W}` + (padding ? `, with a ring of ${padding} zero${padding > 1 ? "s" : ""} of padding` : "") +

@@ -357,6 +357,11 @@ function renderFold({ model, el }) {
   const right = plSvg("The output plane: the same grid after the two layers", `${uid}b`);
   const hX = plHandle("pl-x", "x");
   left.top.append(hX.g, hX.label);
+  // y = the image of x, clipped like the plot but drawn apart from it: moving x moves
+  // only this mark (the grids are redrawn only when what they show changes)
+  const yMark = s("g", {}, s("circle", { r: 6, class: "pl-y" }), s("text", { x: 10, y: 16, class: "pl-label pl-yl" }, "y"));
+  right.plot.after(s("g", { "clip-path": right.plot.getAttribute("clip-path") }, yMark));
+  const drawn = [null, null]; // what each plane was last drawn for
   const Vin = plView(2.5);
   let Vout = plView(4.5);
 
@@ -451,7 +456,14 @@ function renderFold({ model, el }) {
     for (const k of pats) counts[k] += 1;
     const hinges = [hinge(0), hinge(1)];
 
-    for (const [V, side, mapP] of [[Vin, left, (p) => p], [Vout, right, mapOne]]) {
+    const planes = [
+      [Vin, left, (p) => p, [st.W1, st.b1]],
+      [Vout, right, mapOne, [st.W1, st.b1, st.W2, st.b2, st.relu, Vout.half]],
+    ];
+    planes.forEach(([V, side, mapP, inputs], k) => {
+      const key = JSON.stringify(inputs);
+      if (key === drawn[k]) return;
+      drawn[k] = key;
       const plot = scratch(side.plot);
       plAxes(plot, V);
       const g = s("g", { class: "pl-grid" });
@@ -464,12 +476,9 @@ function renderFold({ model, el }) {
         const q = mapP(p);
         plot.append(s("circle", { cx: V.X(q[0]), cy: V.Y(q[1]), r: 3.2, class: `pl-pt ${PL_PATTERNS[pats[k]][2]}` }));
       });
-      if (side === right) {
-        plot.append(s("g", { transform: `translate(${Vout.X(y[0])},${Vout.Y(y[1])})` },
-          s("circle", { r: 6, class: "pl-y" }), s("text", { x: 10, y: 16, class: "pl-label pl-yl" }, "y")));
-      }
       patch(side.plot, [...plot.childNodes]);
-    }
+    });
+    yMark.setAttribute("transform", `translate(${Vout.X(y[0])},${Vout.Y(y[1])})`);
     hX.place(Vin.X(st.x[0]), Vin.Y(st.x[1]), 10, -10);
     hX.g.setAttribute("aria-label", labelX());
     right.svg.parentNode.querySelector("figcaption").textContent = st.relu
