@@ -26,6 +26,10 @@ to the functions here. It builds the columns a few images at a time in a buffer 
 stays in the CPU cache instead of all at once; chapter 7, "Matrix multiplication is
 the engine", explains and measures why.
 
+Two relatives, in the same terms: `conv_transpose2d` multiplies by ``T.T`` (the input
+gradient of a convolution, used as an upsampling layer), and `receptive_field` says
+how far the product of a stack's matrices reaches into the input.
+
 `stride` and `padding` are an int or a pair ``(vertical, horizontal)``; kernels may be
 rectangular. The padding is at most ``KH - 1`` rows and ``KW - 1`` columns (a "full"
 convolution, in which every window still overlaps the image): more would only add
@@ -35,6 +39,7 @@ are integers; a float or a bool (``True`` is not a size) is refused, not truncat
 """
 
 import operator
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -50,6 +55,10 @@ __all__ = [
     "conv2d_forward",
     "conv2d_backward",
     "conv2d",
+    "conv_transpose2d_forward",
+    "conv_transpose2d_backward",
+    "conv_transpose2d",
+    "receptive_field",
 ]
 
 # Largest Toeplitz matrix, in entries, that `toeplitz_matrix` builds (2 GiB in float64):
@@ -648,3 +657,320 @@ def conv2d(x, w, b=None, stride=1, padding=0, algorithm="auto"):
     from lalib.engine import conv as engine  # here: the engine imports this module
 
     return engine.conv2d_forward(x, w, b, stride, padding, algorithm=algorithm)[0]
+
+
+# -------------------------------------------------- 4. transposed convolution, depth
+
+
+def _transpose_geometry(x, w, stride, padding, output_padding):
+    """Check a transposed convolution's shapes; return the geometry it needs.
+
+    The output ``(H_out, W_out)`` is the input size of the convolution whose input
+    gradient this is: ``(H - 1) * stride - 2 * padding + KH + output_padding``.
+    """
+    check_ndim(x, 4, "x", "(N, C_in, H, W)")
+    check_ndim(w, 4, "w", "(C_in, C_out, KH, KW)")
+    if min(w.shape[2:]) < 1:
+        raise ValueError(
+            "w must have a kernel of at least 1x1, (C_in, C_out, KH, KW) with "
+            f"KH, KW >= 1, got shape {w.shape}"
+        )
+    if x.shape[1] != w.shape[0]:
+        raise ValueError(
+            f"x has C_in={x.shape[1]} channels (shape {x.shape}) but w expects "
+            f"C_in={w.shape[0]} (shape {w.shape}); x must be (N, C_in, H, W) and w "
+            f"(C_in, C_out, KH, KW)"
+        )
+    if min(x.shape[2:]) < 1:
+        raise ValueError(
+            f"x must have at least one pixel, (N, C_in, H, W) with H, W >= 1, "
+            f"got shape {x.shape}"
+        )
+    stride, padding = _pair(stride, "stride", 1), _pair(padding, "padding", 0)
+    extra = _pair(output_padding, "output_padding", 0)
+    if extra[0] >= stride[0] or extra[1] >= stride[1]:
+        raise ValueError(
+            f"output_padding (vertical, horizontal) = {extra} must be smaller than "
+            f"the stride {stride}: rows or columns beyond it are reached by no input "
+            f"pixel"
+        )
+    (H, W), (KH, KW) = x.shape[2:], w.shape[2:]
+    (sh, sw), (ph, pw) = stride, padding
+    if ph > KH - 1 or pw > KW - 1:
+        raise ValueError(
+            f"padding (vertical, horizontal) = {padding} must be at most "
+            f"(KH - 1, KW - 1) = {(KH - 1, KW - 1)} for the kernel (KH, KW) = "
+            f"{(KH, KW)}, as for the convolution it transposes"
+        )
+    out_hw = (
+        (H - 1) * sh - 2 * ph + KH + extra[0],
+        (W - 1) * sw - 2 * pw + KW + extra[1],
+    )
+    if min(out_hw) < 1:
+        raise ValueError(
+            f"padding {padding} crops the whole output of x {x.shape} with kernel "
+            f"{(KH, KW)} and stride {stride}: (H_out, W_out) = {out_hw}"
+        )
+    return stride, padding, extra, out_hw
+
+
+class _TransposeCache(NamedTuple):
+    """What `conv_transpose2d_backward` needs from the forward pass."""
+
+    x: np.ndarray
+    w: np.ndarray
+    stride: tuple
+    padding: tuple
+    output_padding: tuple
+
+
+def conv_transpose2d_forward(x, w, b=None, stride=1, padding=0, output_padding=0):
+    """Transposed convolution of a batch: multiplication by ``T.T``, an upsampling.
+
+    The convolution ``y -> conv2d(y, w, stride=stride, padding=padding)`` of images
+    of C_out channels is a matrix ``T`` (`toeplitz_matrix`). This function applies
+    its transpose, per image:
+
+        out[n].ravel() == T.T @ x[n].ravel()    (+ b per output channel)
+
+    which is exactly the input gradient `conv2d_backward` computes: each input pixel
+    stamps the filter, scaled by its value, onto the output, ``stride`` pixels apart,
+    and overlapping stamps add up. With stride > 1 the output is larger than the
+    input: the layer learns an upsampling.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C_in, H, W)
+    w : ndarray, shape (C_in, C_out, KH, KW)
+        As in PyTorch's ConvTranspose2d: the filters of the convolution from C_out to
+        C_in channels that this layer transposes.
+    b : ndarray, shape (C_out,), optional
+    stride, padding : int or pair of int
+        Those of the convolution it transposes: ``padding`` crops the output, at most
+        ``(KH - 1, KW - 1)``.
+    output_padding : int or pair of int
+        Extra rows and columns at the bottom and right, each smaller than the
+        stride: a convolution with stride s maps s input sizes to the same output
+        size, and this picks which one to return to.
+
+    Returns
+    -------
+    out : ndarray, shape (N, C_out, H_out, W_out)
+        ``H_out = (H - 1) * stride - 2 * padding + KH + output_padding``, ``W_out``
+        likewise. In the dtype of ``np.result_type(x, w)`` (float32 stays float32;
+        `b` is cast).
+    cache : tuple
+        What `conv_transpose2d_backward` needs.
+
+    Raises
+    ------
+    ValueError
+        Wrong rank, channel mismatch between `x` and `w`, `b` not (C_out,), an
+        empty image or kernel, stride < 1, padding < 0 or more than
+        ``(KH - 1, KW - 1)``, ``output_padding`` not smaller than the stride, a
+        padding that crops the whole output, an output too large to allocate, or
+        non-real input.
+
+    Notes
+    -----
+    The same two steps as the input gradient of `conv2d_backward`:
+
+        cols[n] = w.reshape(C_in, C_out*KH*KW).T @ x[n]   # (CKK, C_in) @ (C_in, HW)
+        out = col2im(cols, (N, C_out, H_out, W_out), (KH, KW), stride, padding)
+
+    Examples
+    --------
+    One pixel stamps the filter; two pixels two strides apart stamp it twice:
+
+    >>> w = np.ones((1, 1, 3, 3))
+    >>> x = np.array([[[[1.0, 2.0]]]])
+    >>> out, _ = conv_transpose2d_forward(x, w, stride=2)
+    >>> out[0, 0]
+    array([[1., 1., 3., 2., 2.],
+           [1., 1., 3., 2., 2.],
+           [1., 1., 3., 2., 2.]])
+    """
+    x = as_real_array(x, "x")
+    w = as_real_array(w, "w")
+    stride, padding, extra, (Ho, Wo) = _transpose_geometry(
+        x, w, stride, padding, output_padding
+    )
+    dtype = result_dtype(x, w)
+    x, w = x.astype(dtype, copy=False), w.astype(dtype, copy=False)
+    (N, C_in, H, W), (C_out, KH, KW) = x.shape, w.shape[1:]
+    if b is not None:
+        b = as_real_array(b, "b")
+        if b.shape != (C_out,):
+            raise ValueError(f"b must have shape (C_out,) = ({C_out},), got {b.shape}")
+        b = b.astype(dtype, copy=False)
+    w_mat = w.reshape(C_in, C_out * KH * KW)  # (C_in, C_out*KH*KW)
+    cols = w_mat.T @ x.reshape(N, C_in, H * W)  # (CKK, C_in) @ (N, C_in, HW)
+    # cols: (N, C_out*KH*KW, H*W), one stamp of the filter per input pixel
+    (ph, pw), itemsize = padding, np.dtype(dtype).itemsize
+    canvas_bytes = N * C_out * (Ho + 2 * ph) * (Wo + 2 * pw) * itemsize  # exact int
+    try:
+        if canvas_bytes >= 2**62:  # beyond any address space: refuse before NumPy
+            raise MemoryError
+        out = col2im(cols, (N, C_out, Ho, Wo), (KH, KW), stride, padding)
+    except MemoryError:
+        raise ValueError(
+            f"the output (N, C_out, H_out, W_out) = {(N, C_out, Ho, Wo)} of x "
+            f"{x.shape} with stride {stride} and padding {padding} cannot be allocated"
+        ) from None
+    # out: (N, C_out, H_out, W_out), a view of the padded canvas
+    if b is not None:
+        out = out + b[:, None, None]  # (C_out, 1, 1): one bias per output channel
+    else:
+        out = np.ascontiguousarray(out)  # without the cropped border (padding > 0)
+    return out, _TransposeCache(x, w, stride, padding, extra)
+
+
+def conv_transpose2d_backward(dout, cache):
+    """Gradients of `conv_transpose2d_forward` given the upstream gradient `dout`.
+
+    The forward pass is ``out = T.T @ x`` per image, so the input gradient is
+    ``T @ dout``: an ordinary convolution of `dout` with the same filters, stride
+    and padding. The transposed convolution's backward pass is the convolution's
+    forward pass.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (N, C_out, H_out, W_out)
+        dL/d(out).
+    cache : tuple
+        From `conv_transpose2d_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape (N, C_in, H, W)
+        ``conv2d(dout, w, stride=stride, padding=padding)``, as im2col and one product.
+    dw : ndarray, shape (C_in, C_out, KH, KW)
+        ``sum_n x[n] @ im2col(dout)[n].T``: the forward product differentiated in the
+        filters.
+    db : ndarray, shape (C_out,)
+        ``dout.sum(axis=(0, 2, 3))``. Returned even when the forward pass had no bias.
+
+    Raises
+    ------
+    ValueError
+        If `dout` does not have the output's shape, or `cache` does not come from
+        `conv_transpose2d_forward`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x, w = rng.normal(size=(2, 3, 4, 4)), rng.normal(size=(3, 5, 3, 3))
+    >>> out, cache = conv_transpose2d_forward(x, w, stride=2, padding=1)
+    >>> out.shape
+    (2, 5, 7, 7)
+    >>> dx, dw, db = conv_transpose2d_backward(np.ones_like(out), cache)
+    >>> dx.shape, dw.shape, db.shape
+    ((2, 3, 4, 4), (3, 5, 3, 3), (5,))
+    """
+    if not isinstance(cache, _TransposeCache):
+        raise ValueError(
+            "cache must be the cache returned by lalib.conv.conv_transpose2d_forward, "
+            f"got {type(cache).__name__}"
+        )
+    x, w, stride, padding, extra = cache
+    (N, C_in, H, W), (C_out, KH, KW) = x.shape, w.shape[1:]
+    Ho = (H - 1) * stride[0] - 2 * padding[0] + KH + extra[0]
+    Wo = (W - 1) * stride[1] - 2 * padding[1] + KW + extra[1]
+    dout = _check_dout(dout, (N, C_out, Ho, Wo), x.dtype)
+    dcols = im2col(dout, (KH, KW), stride, padding)  # (N, C_out*KH*KW, H*W)
+    w_mat = w.reshape(C_in, C_out * KH * KW)  # (C_in, C_out*KH*KW)
+    dx = (w_mat @ dcols).reshape(N, C_in, H, W)  # (C_in, CKK) @ (N, CKK, HW)
+    x_flat = x.reshape(N, C_in, H * W)  # (N, C_in, H*W)
+    dw = (x_flat @ dcols.transpose(0, 2, 1)).sum(axis=0)  # (N, C_in, CKK) -> sum
+    db = dout.sum(axis=(0, 2, 3))  # (C_out,)
+    return dx, dw.reshape(w.shape), db
+
+
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0):
+    """Transposed convolution, NCHW: ``conv_transpose2d_forward(...)[0]``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C_in, H, W)
+    w : ndarray, shape (C_in, C_out, KH, KW)
+    b : ndarray, shape (C_out,), optional
+    stride, padding, output_padding : int or pair of int
+
+    Returns
+    -------
+    out : ndarray, shape (N, C_out, H_out, W_out)
+
+    Examples
+    --------
+    Stride 2 doubles the size of a 2x2 image with a 2x2 filter, each pixel stamping
+    its own 2x2 block:
+
+    >>> x = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    >>> conv_transpose2d(x, np.ones((1, 1, 2, 2)), stride=2)[0, 0]
+    array([[1., 1., 2., 2.],
+           [1., 1., 2., 2.],
+           [3., 3., 4., 4.],
+           [3., 3., 4., 4.]])
+    """
+    return conv_transpose2d_forward(x, w, b, stride, padding, output_padding)[0]
+
+
+def receptive_field(layers):
+    """Receptive field and jump of every layer of a stack of convolutions.
+
+    Output pixels of layer ``l`` are ``j_l`` input pixels apart (the jump, the
+    product of the strides so far), and each sees ``r_l`` input pixels along an axis:
+
+        r_l = r_{l-1} + (k_l - 1) * j_{l-1},    j_l = j_{l-1} * s_l,
+
+    starting from ``r_0 = j_0 = 1`` (a pixel sees itself). A kernel of size k adds
+    ``k - 1`` steps of the layer below, each ``j_{l-1}`` input pixels long. Padding
+    shifts the windows but does not change their size.
+
+    Parameters
+    ----------
+    layers : sequence of (kernel_size, stride)
+        One pair per layer, first layer first; each an int or a pair of int
+        ``(vertical, horizontal)``, kernel sizes >= 1 and strides >= 1.
+
+    Returns
+    -------
+    fields : list of (size, jump)
+        One entry per layer; `size` and `jump` are pairs of int (vertical,
+        horizontal). An empty stack gives an empty list.
+
+    Raises
+    ------
+    ValueError
+        If `layers` is not a sequence of (kernel_size, stride) pairs of valid sizes.
+
+    Examples
+    --------
+    Three 3x3 layers: the field grows by 2 per layer; a stride of 2 in the first
+    layer doubles what each later layer adds.
+
+    >>> [size[0] for size, _ in receptive_field([(3, 1)] * 3)]
+    [3, 5, 7]
+    >>> [size[0] for size, _ in receptive_field([(3, 2), (3, 1), (3, 1)])]
+    [3, 7, 11]
+    """
+    try:
+        items = list(layers)
+    except TypeError:
+        items = None
+    if items is None or isinstance(layers, (str, bytes, np.ndarray)):
+        raise ValueError(
+            f"layers must be a sequence of (kernel_size, stride) pairs, got {layers!r}"
+        )
+    r, j, fields = (1, 1), (1, 1), []
+    for index, layer in enumerate(items):
+        if not isinstance(layer, (tuple, list)) or len(layer) != 2:
+            raise ValueError(
+                f"layers[{index}] must be a (kernel_size, stride) pair, got {layer!r}"
+            )
+        k = _pair(layer[0], f"layers[{index}] kernel_size", 1)
+        s = _pair(layer[1], f"layers[{index}] stride", 1)
+        r = tuple(r_a + (k_a - 1) * j_a for r_a, k_a, j_a in zip(r, k, j, strict=True))
+        j = tuple(j_a * s_a for j_a, s_a in zip(j, s, strict=True))
+        fields.append((r, j))
+    return fields

@@ -849,6 +849,78 @@ CATALOGUE.update(
     }
 )
 
+# conv: transposed convolution and receptive fields ---------------------------------
+
+
+def _transpose_args():
+    return dict(
+        x=_ints((2, 2, 3, 4)), w=_ints((2, 3, 3, 3), 1), b=_ints((3,), 2), stride=2,
+        padding=1, output_padding=1,
+    )  # fmt: skip
+
+
+_TRANSPOSE_KINDS = dict(
+    x=array("(N, C_in, H, W)", 4, coupled=1),
+    w=array("(C_in, C_out, KH, KW)", 4, coupled=0),
+    b=array("(C_out,)", 1, coupled=0),
+    stride=pair(1),
+    padding=pair(0),
+    output_padding=pair(0),
+)
+_TRANSPOSE_VALID = {
+    ("x", "empty axis 0"): EMPTY_BATCH,
+    ("b", "None"): "the bias is optional (None by default)",
+}
+
+
+def _transpose_backward_args():
+    out, cache_ = conv.conv_transpose2d_forward(**_transpose_args())
+    return dict(dout=_ints(out.shape, 3), cache=cache_)
+
+
+def layer_list():
+    """A stack of layers ``[(kernel_size, stride), ...]``, each an int or a pair."""
+    return Kind(
+        "sequence of (kernel_size, stride) pairs",
+        (
+            _bad("None", None),
+            _bad("3", 3),
+            _bad("'33'", "33"),
+            _bad("[]", [], valid="an empty stack has no layer: an empty list"),
+            _bad("[3]", [3]),
+            _bad("[(3,)]", [(3,)]),
+            _bad("[(3, 1, 1)]", [(3, 1, 1)]),
+            _bad("[(0, 1)]", [(0, 1)]),
+            _bad("[(3, 0)]", [(3, 0)]),
+            _bad("[(2.5, 1)]", [(2.5, 1)]),
+            _bad("[(True, 1)]", [(True, 1)]),
+            _bad("[(3, '1')]", [(3, "1")]),
+            _bad("[(3, None)]", [(3, None)]),
+            _bad("[(3, 2**70)]", [(3, HUGE)], huge=True, valid=PURE),
+        ),
+    )
+
+
+CATALOGUE.update(
+    {
+        "lalib.conv.conv_transpose2d_forward": Entry(
+            _transpose_args, _TRANSPOSE_KINDS, _TRANSPOSE_VALID
+        ),
+        "lalib.conv.conv_transpose2d": Entry(
+            _transpose_args, _TRANSPOSE_KINDS, _TRANSPOSE_VALID
+        ),
+        "lalib.conv.conv_transpose2d_backward": Entry(
+            _transpose_backward_args,
+            dict(dout=array("(N, C_out, H_out, W_out)", 4, coupled=1), cache=cache()),
+            extra={"cache": (_other_cache(conv),)},
+        ),
+        "lalib.conv.receptive_field": Entry(
+            lambda: dict(layers=[(3, 1), ((3, 5), 2), (1, (1, 2))]),
+            dict(layers=layer_list()),
+        ),
+    }
+)
+
 # engine.conv -----------------------------------------------------------------------
 
 CATALOGUE.update(

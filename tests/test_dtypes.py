@@ -41,6 +41,7 @@ MODULES = (
 
 NOT_KERNELS = {
     "conv.output_size": "integer arithmetic on sizes",
+    "conv.receptive_field": "integer arithmetic on sizes",
     "attention.causal_mask": "builds a boolean mask from two integers",
     "optim.gd_rate": "returns a Python float (a contraction factor), no array",
     "mlp.predict": (
@@ -145,6 +146,19 @@ def _conv(rng):
         "conv.conv2d_forward": (out, cache),
         "conv.conv2d_backward": conv.conv2d_backward(f32(rng, *out.shape), cache),
         "conv.conv2d": conv.conv2d(x, w, b, stride=(2, 1), padding=1),
+        **_conv_transpose(rng, conv),
+    }
+
+
+def _conv_transpose(rng, conv):
+    x, w, b = f32(rng, 2, 3, 4, 5), f32(rng, 3, 2, 3, 2), f32(rng, 2)
+    out, cache = conv.conv_transpose2d_forward(x, w, b, (2, 1), 1, (1, 0))
+    return {
+        "conv.conv_transpose2d_forward": (out, cache),
+        "conv.conv_transpose2d_backward": conv.conv_transpose2d_backward(
+            f32(rng, *out.shape), cache
+        ),
+        "conv.conv_transpose2d": conv.conv_transpose2d(x, w, b, (2, 1), 1, (1, 0)),
     }
 
 
@@ -373,6 +387,9 @@ CASES = {
         "conv2d_forward",
         "conv2d_backward",
         "conv2d",
+        "conv_transpose2d_forward",
+        "conv_transpose2d_backward",
+        "conv_transpose2d",
     ],
     "attention": [
         "attention_forward",

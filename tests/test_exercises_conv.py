@@ -6,9 +6,12 @@ import pytest
 from lalib import conv
 from lalib.exercises import Check
 from lalib.exercises.conv import (
+    EXERCISE4,
     check_conv_function,
     check_shift_filter,
     check_toeplitz_count,
+    check_upsampling,
+    upsampling_counts,
 )
 
 
@@ -116,3 +119,50 @@ def test_shift_filter_names_the_move_of_a_one_hot_filter(u, v, words):
 def test_garbage_gets_not_yet(check, args):
     verdict = check(*args)
     assert not verdict and repr(verdict).startswith("Not yet: ")
+
+
+# --------------------------------------------------------------------- exercise 4
+
+
+def _stamps_by_hand():
+    """Stamps per output pixel of EXERCISE4 counted with loops over the input pixels,
+    independently of conv_transpose2d."""
+    (H, W), (KH, KW) = EXERCISE4["input_hw"], EXERCISE4["kernel"]
+    s, p, op = EXERCISE4["stride"], EXERCISE4["padding"], EXERCISE4["output_padding"]
+    Ho, Wo = (H - 1) * s - 2 * p + KH + op, (W - 1) * s - 2 * p + KW + op
+    canvas = np.zeros((Ho + 2 * p, Wo + 2 * p), int)
+    for i in range(H):
+        for j in range(W):
+            canvas[i * s : i * s + KH, j * s : j * s + KW] += 1  # one stamp
+    return canvas[p : p + Ho, p : p + Wo]
+
+
+def test_upsampling_counts_match_stamping_by_hand():
+    np.testing.assert_array_equal(upsampling_counts(), _stamps_by_hand())
+    assert upsampling_counts().shape == (8, 8)  # a 2x upsampling of 4 x 4
+
+
+def test_upsampling_accepts_the_right_answer_only():
+    values, numbers = np.unique(_stamps_by_hand(), return_counts=True)
+    right = dict(zip(values.tolist(), numbers.tolist(), strict=True))
+    assert right == {1: 25, 2: 30, 4: 9}
+    assert check_upsampling((8, 8), right)
+    assert check_upsampling([8, 8], {**right, 3: 0})  # a zero count says nothing wrong
+    assert not check_upsampling((8, 8), {1: 16, 2: 32, 4: 16})  # stride-2 even split
+    assert not check_upsampling((9, 9), right)  # padding forgotten
+    assert not check_upsampling((7, 7), right)  # output_padding forgotten
+    assert not check_upsampling((8, 8), {1: 25, 2: 30})
+    assert "shape (8, 8) is right" in repr(check_upsampling((8, 8), {1: 64}))
+
+
+@pytest.mark.parametrize(
+    "args", [("ab", {}), ((8, 8), "many"), ((8, 8), None), (None, {1: 1}),
+             ((8, 8), {1: float("nan")})],
+)  # fmt: skip
+def test_upsampling_garbage_gets_not_yet(args):
+    verdict = check_upsampling(*args)
+    assert not verdict and repr(verdict).startswith("Not yet: ")
+
+
+def test_upsampling_starter_gets_a_hint():
+    assert "H_out = (H - 1) * stride" in repr(check_upsampling((0, 0), {}))

@@ -188,3 +188,73 @@ def check_conv_function(my_conv2d):
     return Check(
         True, f"matches conv2d_naive on {len(cases)} shapes, strides and paddings"
     )
+
+
+# --------------------------------------------------------------------- exercise 4
+
+#: The layer of exercise 4: a 2x upsampling of one 4 x 4 channel by a transposed
+#: convolution with a 3 x 3 kernel.
+EXERCISE4 = {
+    "input_hw": (4, 4),
+    "kernel": (3, 3),
+    "stride": 2,
+    "padding": 1,
+    "output_padding": 1,
+}
+
+
+def upsampling_counts():
+    """Output of `EXERCISE4` on an image of ones with a kernel of ones: each output
+    pixel holds the number of input pixels whose stamp covers it."""
+    e = EXERCISE4
+    ones_x, ones_w = np.ones((1, 1, *e["input_hw"])), np.ones((1, 1, *e["kernel"]))
+    out = conv.conv_transpose2d(
+        ones_x, ones_w, None, e["stride"], e["padding"], e["output_padding"]
+    )
+    return out[0, 0].astype(int)  # (H_out, W_out)
+
+
+def check_upsampling(shape, counts):
+    """Exercise 4: the output size of `EXERCISE4`, and how many output pixels receive
+    1, 2 and 4 stamps of the kernel.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(H_out, W_out)``.
+    counts : dict
+        ``{stamps: number of output pixels}``, e.g. ``{1: ..., 2: ..., 4: ...}``.
+    """
+    true = upsampling_counts()
+    values, numbers = np.unique(true, return_counts=True)
+    expected = {int(v): int(n) for v, n in zip(values, numbers, strict=True)}
+    try:
+        shape = tuple(int(n) for n in shape)
+        given = {int(k): int(v) for k, v in dict(counts).items()}
+    except (TypeError, ValueError, OverflowError):
+        return Check(
+            False,
+            "give the shape as (H_out, W_out) and the counts as a dict "
+            "{stamps: number of pixels}",
+        )
+    if shape != true.shape:
+        return Check(
+            False,
+            f"shape {shape} is not right: H_out = (H - 1) * stride - 2 * padding + "
+            f"KH + output_padding",
+        )
+    given = {k: v for k, v in given.items() if v}  # {3: 0} says nothing wrong
+    if given != expected:
+        return Check(
+            False,
+            f"shape {true.shape} is right, the counts {given} are not: count along "
+            f"one axis first (which output rows do two stamps reach?), then multiply",
+        )
+    return Check(
+        True,
+        f"{true.shape[0]} x {true.shape[1]} output, stamps per pixel "
+        + ", ".join(f"{k}: {v} pixels" for k, v in expected.items())
+        + f"; along each axis the count alternates, because the kernel width "
+        f"{EXERCISE4['kernel'][1]} is not a multiple of the stride "
+        f"{EXERCISE4['stride']}",
+    )
