@@ -5,6 +5,7 @@ What the browser draws is tested in tests/browser/test_explore_ch2.py against la
 
 import numpy as np
 import pytest
+import traitlets
 
 from lalib import conv
 from lalib.display.conv import (
@@ -14,6 +15,7 @@ from lalib.display.conv import (
     PRESET_IMAGES,
     ConvExplorer,
     ConvVolumeExplorer,
+    StampExplorer,
 )
 from lalib.display.explorable import bundle
 
@@ -145,3 +147,61 @@ def test_volume_explorer_sums_over_three_channels():
         vol.filter = np.ones((3, 3))
     vol.set_state({"filter": np.zeros((3, 3, 3)).tolist()})
     assert not vol.output().any()
+
+
+def test_stamp_explorer_fills_in_as_lalib_stamps(rng):
+    x, w = rng.standard_normal((3, 4)), rng.standard_normal((3, 3))
+    explorer = StampExplorer(x, w, stride=2, stamped=5)
+    assert explorer._esm == bundle("transpose.js") and "la-conv" in explorer._css
+    assert explorer.output_shape == (7, 9)
+    # after 5 stamps: pixels (0, 0..3) and (1, 0), each the kernel times its value
+    expected = np.zeros((7, 9))
+    for i, j in [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0)]:
+        expected[2 * i : 2 * i + 3, 2 * j : 2 * j + 3] += x[i, j] * w
+    np.testing.assert_allclose(explorer.output(), expected, atol=1e-12)
+    explorer.stamped = 12
+    full = conv.conv_transpose2d(x[None, None], w[None, None], stride=2)[0, 0]
+    np.testing.assert_allclose(explorer.output(), full, atol=1e-12)
+    assert repr(explorer) == (
+        "StampExplorer: 3x4 image, 3x3 kernel, stride 2: 12 of 12 pixels stamped "
+        "into a 7x9 output"
+    )
+    explorer.image = np.ones((2, 2))  # 4 pixels: `stamped` follows
+    assert explorer.stamped == 4
+
+
+def test_stamp_explorer_counts_the_checkerboard_by_default():
+    counts = StampExplorer().output()
+    interior = counts[2:7, 2:7]  # away from the border: 4, 2, 2, 1 by parity
+    assert set(np.unique(counts)) == {1.0, 2.0, 4.0}
+    assert (interior[::2, ::2] == 4).all() and (interior[1::2, 1::2] == 1).all()
+    even = StampExplorer(kernel=np.ones((4, 4))).output()
+    assert (even[2:-2, 2:-2] == 4).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"image": np.ones((6, 2))},
+            r"image must be between 2x2 and 5x5 pixels, got shape \(6, 2\)",
+        ),
+        (
+            {"kernel": np.ones((2, 3))},
+            r"kernel must be square, 2x2 to 4x4, got shape \(2, 3\)",
+        ),
+        (
+            {"kernel": np.ones((5, 5))},
+            r"kernel must be square, 2x2 to 4x4, got shape \(5, 5\)",
+        ),
+        ({"stride": 4}, "stride must be 1, 2 or 3, got 4"),
+        (
+            {"stamped": 17},
+            r"stamped must be 0..16 \(the \(4, 4\) image's pixels\), got 17",
+        ),
+        ({"stamped": -1}, r"stamped must be 0..16"),
+    ],
+)
+def test_stamp_explorer_refuses_what_it_cannot_draw(kwargs, message):
+    with pytest.raises((ValueError, traitlets.TraitError), match=message):
+        StampExplorer(**kwargs)

@@ -2,8 +2,9 @@
 
 Display code only (matplotlib, anywidget). The Python side takes arrays and returns
 arrays; the numbers it states come from `lalib.conv`, and the explorers' ES modules
-(``js/conv.js``, ``js/conv_volume.js``) recompute the same numbers with ``js/lamath.js``
-whenever the reader acts, in Jupyter and in the static book alike.
+(``js/conv.js``, ``js/conv_volume.js``, ``js/transpose.js``) recompute the same
+numbers with ``js/lamath.js`` whenever the reader acts, in Jupyter and in the static
+book alike.
 """
 
 import numpy as np
@@ -239,9 +240,135 @@ class ConvVolumeExplorer(_ConvBase):
         return f"ConvVolumeExplorer: {C}x{H}x{W} image, 3x3x3 filter, {self._summary()}"
 
 
+#: The kernels the stamp explorer offers, as [name, (K, K) list] pairs: with a kernel
+#: of ones on an image of ones, each output number counts the stamps it received.
+STAMP_KERNELS = {
+    "3x3 ones": np.ones((3, 3)),
+    "4x4 ones": np.ones((4, 4)),
+    "2x2 ones": np.ones((2, 2)),
+}
+
+
+class StampExplorer(Explorable):
+    """The transposed convolution as stamps, pixel by pixel, computed in the browser.
+
+    Each input pixel stamps the kernel, scaled by its value, onto the output, `stride`
+    pixels further along than its neighbour; where stamps overlap they add up
+    (`lalib.conv.conv_transpose2d`, one channel, no padding). The reader picks a
+    kernel and a stride, and steps through the input pixels (or presses Play): the
+    output fills in, the current stamp outlined. On an image of ones a kernel of ones
+    makes each output number a count of stamps, and the checkerboard of a 3 x 3
+    kernel at stride 2 appears.
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W), optional
+        2 to 5 pixels a side; 4 x 4 ones by default.
+    kernel : array_like, shape (K, K), optional
+        2 to 4 a side; 3 x 3 ones by default.
+    stride : {1, 2, 3}
+    stamped : int, optional
+        How many input pixels (row-major) have stamped, 0 to H W; all by default.
+
+    Attributes
+    ----------
+    image, kernel : ndarray
+    stride, stamped : int
+        Synced both ways: setting them from Python redraws.
+
+    Examples
+    --------
+    >>> explorer = StampExplorer()
+    >>> explorer.output().astype(int)[:3, :3]
+    array([[1, 1, 2],
+           [1, 1, 2],
+           [2, 2, 4]])
+    >>> explorer.output_shape
+    (9, 9)
+    """
+
+    _module = "transpose.js"
+    image = Array((None, None), default_value=np.ones((4, 4)))
+    kernel = Array((None, None), default_value=STAMP_KERNELS["3x3 ones"])
+    stride = traitlets.Int(2).tag(sync=True)
+    stamped = traitlets.Int(16).tag(sync=True)
+    kernels = traitlets.List([[k, v.tolist()] for k, v in STAMP_KERNELS.items()])
+    kernels.tag(sync=True)
+
+    def __init__(self, image=None, kernel=None, stride=2, stamped=None):
+        kwargs = {"stride": stride}
+        if image is not None:
+            kwargs["image"] = image
+        if kernel is not None:
+            kwargs["kernel"] = kernel
+        super().__init__(**kwargs)
+        self.stamped = self.image.size if stamped is None else stamped
+
+    @traitlets.validate("image")
+    def _valid_image(self, proposal):
+        image = proposal["value"]
+        if not (2 <= image.shape[0] <= 5 and 2 <= image.shape[1] <= 5):
+            raise ValueError(
+                f"image must be between 2x2 and 5x5 pixels, got shape {image.shape}"
+            )
+        return image
+
+    @traitlets.validate("kernel")
+    def _valid_kernel(self, proposal):
+        kernel = proposal["value"]
+        if kernel.shape[0] != kernel.shape[1] or not 2 <= kernel.shape[0] <= 4:
+            raise ValueError(
+                f"kernel must be square, 2x2 to 4x4, got shape {kernel.shape}"
+            )
+        return kernel
+
+    @traitlets.validate("stride")
+    def _valid_stride(self, proposal):
+        if proposal["value"] not in STRIDES:
+            raise ValueError(f"stride must be 1, 2 or 3, got {proposal['value']}")
+        return proposal["value"]
+
+    @traitlets.validate("stamped")
+    def _valid_stamped(self, proposal):
+        n = self.image.size
+        if not 0 <= proposal["value"] <= n:
+            raise ValueError(
+                f"stamped must be 0..{n} (the {self.image.shape} image's pixels), "
+                f"got {proposal['value']}"
+            )
+        return proposal["value"]
+
+    @traitlets.observe("image")
+    def _keep_stamped_inside(self, change):
+        self.stamped = min(self.stamped, self.image.size)
+
+    @property
+    def output_shape(self):
+        """((H - 1) stride + K, (W - 1) stride + K)."""
+        (H, W), K = self.image.shape, self.kernel.shape[0]
+        return ((H - 1) * self.stride + K, (W - 1) * self.stride + K)
+
+    def output(self):
+        """The output after `stamped` pixels, by `lalib.conv.conv_transpose2d` on the
+        image with the later pixels set to 0: shape `output_shape`."""
+        H, W = self.image.shape
+        shown = np.where(np.arange(H * W).reshape(H, W) < self.stamped, self.image, 0.0)
+        w = self.kernel[None, None]
+        return conv.conv_transpose2d(shown[None, None], w, stride=self.stride)[0, 0]
+
+    def describe(self):
+        (H, W), K = self.image.shape, self.kernel.shape[0]
+        Ho, Wo = self.output_shape
+        return (
+            f"StampExplorer: {H}x{W} image, {K}x{K} kernel, stride {self.stride}: "
+            f"{self.stamped} of {H * W} pixels stamped into a {Ho}x{Wo} output"
+        )
+
+
 _CSS = (JS_DIR / "conv.css").read_text(encoding="utf-8")
 ConvExplorer._css = ConvExplorer._css + _CSS
 ConvVolumeExplorer._css = ConvVolumeExplorer._css + _CSS
+StampExplorer._css = StampExplorer._css + _CSS
 
 
 def plot_images(axes, images, titles, cmap="gray", symmetric=None):

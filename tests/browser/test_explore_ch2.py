@@ -10,6 +10,9 @@
 - The volume view (`ConvVolumeExplorer`): padding and position from the keyboard,
   an output pixel clicked, a weight typed; its output and per-channel sums must equal
   `conv.conv2d` on the stored (3, H, W) image.
+- The stamp explorer (`StampExplorer`): the number of stamped pixels from the
+  keyboard, a kernel chosen in its dropdown, the stride; its output must equal
+  `conv.conv_transpose2d` of the image with only the stamped pixels.
 - At 390 px neither overflows and their readouts are on screen; at 1280 px their text
   is at least 11 px.
 
@@ -336,3 +339,55 @@ def test_redraw_updates_the_drawing_in_place(page):
     assert before == 9 + 1 + 25 and kept == before
     shown = _read(page, CONV)
     _assert_views(shown, EXAMPLE_IMAGE.copy(), FILTERS["edge"], 1, 0, 8)
+
+
+STAMPS = ".la-stamps"
+JS_STAMPS = """(root) => Array.from(root.querySelectorAll('.la-ts-output .la-ts-cell'))
+  .map(g => [Number(g.dataset.row), Number(g.dataset.col),
+             g.querySelector('text').textContent])"""
+
+
+def _stamped(page, shape):
+    page.wait_for_selector(f"{STAMPS} .la-ts-output .la-ts-cell", timeout=15000)
+    root = page.locator(STAMPS).first
+    root.scroll_into_view_if_needed()
+    after_redraw(page)
+    cells = page.evaluate(JS_STAMPS, root.element_handle())
+    assert len(cells) == shape[0] * shape[1]
+    return _grid(cells, shape)
+
+
+def _stamps_lalib(x, w, stride, stamped):
+    """lalib's transposed convolution of `x` with only its first `stamped` pixels."""
+    H, W = x.shape
+    shown = np.where(np.arange(H * W).reshape(H, W) < stamped, x, 0.0)
+    return conv.conv_transpose2d(shown[None, None], w[None, None], stride=stride)[0, 0]
+
+
+def test_stamp_explorer_follows_keyboard_and_matches_lalib(page):
+    root = page.locator(STAMPS).first
+    x = np.ones((4, 4))
+    ones3, ones4 = np.ones((3, 3)), np.ones((4, 4))
+    full = _stamps_lalib(x, ones3, 2, 16)
+    np.testing.assert_array_equal(_stamped(page, (9, 9)), full)
+    assert sorted(np.unique(full)) == [1, 2, 4]  # the checkerboard's counts
+
+    stamped = root.get_by_role("slider", name="Input pixels stamped")
+    _press(page, stamped, "Home")
+    np.testing.assert_array_equal(_stamped(page, (9, 9)), np.zeros((9, 9)))
+    _press(page, stamped, *["ArrowRight"] * 5)  # pixels (0, 0..3) and (1, 0)
+    np.testing.assert_array_equal(_stamped(page, (9, 9)), _stamps_lalib(x, ones3, 2, 5))
+    box = root.locator(".la-ts-output .la-ts-box")
+    assert (box.get_attribute("x"), box.get_attribute("y")) == ("0", str(2 * 28))
+
+    root.get_by_label("Kernel", exact=True).select_option(label="4x4 ones")
+    _press(page, stamped, "End")
+    np.testing.assert_array_equal(
+        _stamped(page, (10, 10)), _stamps_lalib(x, ones4, 2, 16)
+    )
+    _press(page, root.get_by_role("slider", name="Stride"), "ArrowRight")
+    np.testing.assert_array_equal(
+        _stamped(page, (13, 13)), _stamps_lalib(x, ones4, 3, 16)
+    )
+    status = root.locator(".la-status").text_content()
+    assert "divides the kernel size" not in status and "checkerboard" in status

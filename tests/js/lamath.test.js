@@ -100,6 +100,15 @@ describe("convolution", () => {
       assertClose(got, c.expected, near(c.scale), `conv2d case ${k} (C=${c.x.length}, stride ${c.stride}, padding ${c.padding})`);
     }
   });
+  test("convTranspose2d equals lalib.conv.conv_transpose2d, whole and filling in", () => {
+    const cases = load("convTranspose2d");
+    assert.ok(cases.length >= 12);
+    for (const [k, c] of cases.entries()) {
+      const got = lm.convTranspose2d(c.x, c.w, { stride: c.stride, upto: c.upto });
+      assertClose(got, c.expected, near(c.scale), `convTranspose2d case ${k} (stride ${c.stride}, ${c.upto} pixels)`);
+    }
+    assert.throws(() => lm.convTranspose2d([[1]], [[1]], { stride: 0 }), /stride must be an integer >= 1, got 0/);
+  });
   test("im2colColumn(i, j) is column i * W' + j of lalib.conv.im2col", () => {
     for (const [k, c] of load("im2colColumn").entries()) {
       const [Ho, Wo] = c.outShape;

@@ -323,6 +323,29 @@ def conv2d_cases(rng):
     return cases
 
 
+def conv_transpose_cases(rng):
+    """One channel, no padding: the whole output and the output after the first
+    `upto` pixels stamped (lalib on the image with the later pixels set to 0)."""
+    cases = []
+    for H, W, K, stride in [(3, 3, 3, 2), (2, 4, 4, 2), (3, 2, 2, 1), (2, 2, 3, 3)]:
+        x = rng.standard_normal((H, W))
+        w = rng.standard_normal((K, K))
+        for upto in (1, H * W // 2, H * W):
+            shown = np.where(np.arange(H * W).reshape(H, W) < upto, x, 0.0)
+            out = conv.conv_transpose2d(shown[None, None], w[None, None], stride=stride)
+            cases.append(
+                {
+                    "x": x,
+                    "w": w,
+                    "stride": stride,
+                    "upto": upto,
+                    "expected": out[0, 0],
+                    "scale": _scale(x) * float(np.abs(w).sum()),
+                }
+            )
+    return cases
+
+
 def im2col_cases(rng):
     """The im2col matrix of one image: column i * W' + j is output pixel (i, j)."""
     cases = []
@@ -593,6 +616,7 @@ FIXTURES = {
     "attention": attention_cases,
     "outputSize": output_size_cases,
     "conv2d": conv2d_cases,
+    "convTranspose2d": conv_transpose_cases,
     "im2colColumn": im2col_cases,
     "toeplitzRow": toeplitz_cases,
     "eigSym2": eig_sym2_cases,

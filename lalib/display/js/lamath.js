@@ -190,6 +190,28 @@ export function conv2d(x, w, { stride = 1, padding = 0 } = {}) {
 }
 
 /**
+ * Transposed convolution of one single-channel image x (H, W) with a kernel w (KH, KW)
+ * at `stride` (lalib.conv.conv_transpose2d, no padding): each input pixel stamps the
+ * kernel, scaled by its value, at (i * stride, j * stride) of an output of
+ * ((H - 1) stride + KH) x ((W - 1) stride + KW); overlapping stamps add up. Only the
+ * first `upto` pixels (row-major) stamp (all by default): the output as it fills in.
+ */
+export function convTranspose2d(x, w, { stride = 1, upto = Infinity } = {}) {
+  if (!(Number.isInteger(stride) && stride >= 1)) {
+    throw new Error(`convTranspose2d: stride must be an integer >= 1, got ${stride}`);
+  }
+  const [H, W] = [x.length, x[0].length];
+  const [KH, KW] = [w.length, w[0].length];
+  const out = Array.from({ length: (H - 1) * stride + KH }, () => new Array((W - 1) * stride + KW).fill(0));
+  for (let i = 0; i < H; i++)
+    for (let j = 0; j < W; j++) {
+      if (i * W + j >= upto) return out;
+      for (let u = 0; u < KH; u++) for (let v = 0; v < KW; v++) out[i * stride + u][j * stride + v] += x[i][j] * w[u][v];
+    }
+  return out;
+}
+
+/**
  * The column of im2col for output pixel (i, j) (lalib.conv.im2col, one image): the
  * window of the padded input, flattened in (c, u, v) order, length C * KH * KW.
  */
