@@ -391,3 +391,16 @@ def test_stamp_explorer_follows_keyboard_and_matches_lalib(page):
     )
     status = root.locator(".la-status").text_content()
     assert "divides the kernel size" not in status and "checkerboard" in status
+
+    # Play from the end starts again from no stamp and steps forward by itself.
+    root.get_by_role("button", name="Play").click()
+    page.wait_for_function(
+        "(s) => { const v = Number(s.value); return v >= 1 && v < 16; }",
+        arg=stamped.element_handle(),
+        timeout=10000,
+    )
+    root.get_by_role("button", name="Pause").click()
+    k = int(stamped.input_value())
+    np.testing.assert_array_equal(
+        _stamped(page, (13, 13)), _stamps_lalib(x, ones4, 3, k)
+    )

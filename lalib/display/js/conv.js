@@ -8,7 +8,7 @@
 // that output pixel, the dot product written out, and the output filling in.
 
 import { outputSize, conv2d, im2colColumn, toeplitzRow } from "./lamath.js";
-import { h, s, fmt, slider, button, controls, textOn, onFrame, root, newId, patch } from "./ui.js";
+import { h, s, fmt, slider, button, playPause, controls, textOn, onFrame, root, newId, patch } from "./ui.js";
 import { convOutputGrid } from "./conv_output.js";
 
 const CELL = 34; // SVG user units per pixel (= CSS px at full size)
@@ -100,7 +100,6 @@ function cpresetButtons(label, names, onPick) {
 function render({ model, el }) {
   const fig = root(el, { label: "Convolution explorer: an editable image and 3 by 3 filter, stride, padding, and one output pixel computed three ways", className: "la-conv" });
   const cursor = [0, 0]; // the pixel the keyboard edits, in image coordinates
-  let timer = null;
 
   const get = () => ({
     x: model.get("image"),
@@ -164,25 +163,14 @@ function render({ model, el }) {
     onInput: (v) => commit({ position: v }),
   });
   posSlider.input.classList.add("la-position");
-  const play = button({
-    label: "Play",
-    onClick: () => (timer ? stop() : start()),
-  });
-  play.classList.add("la-play");
-  function stop() {
-    clearInterval(timer);
-    timer = null;
-    play.textContent = "Play";
-  }
-  function start() {
-    play.textContent = "Pause";
-    timer = setInterval(() => {
-      if (!fig.isConnected) return stop();
+  const { el: play, stop } = playPause({
+    ms: STEP_MS,
+    step: () => {
       const { x, stride, padding, position } = get();
       const [Ho, Wo] = sizes(x, stride, padding);
       commit({ position: (position + 1) % (Ho * Wo) });
-    }, STEP_MS);
-  }
+    },
+  });
   for (const sl of [strideSlider, paddingSlider, posSlider]) sl.input.addEventListener("keydown", (e) => e.stopPropagation());
 
   // ---- views

@@ -8,7 +8,7 @@
 // three partial sums and their total are written out. Recomputed with lamath.js.
 
 import { outputSize, conv2d, im2colColumn } from "./lamath.js";
-import { h, s, fmt, slider, button, controls, textOn, onFrame, root, patch } from "./ui.js";
+import { h, s, fmt, slider, playPause, controls, textOn, onFrame, root, patch } from "./ui.js";
 import { convOutputGrid } from "./conv_output.js";
 
 const VCELL = 30; // SVG user units per pixel
@@ -34,7 +34,6 @@ const CH_TINT = ["#c62828", "#2e7d32", "#1565c0"]; // channel outlines: 0, 1, 2
 
 function render({ model, el }) {
   const fig = root(el, { label: "Convolution of three input channels into one output channel: the window as a volume", className: "la-conv la-conv-volume" });
-  let timer = null;
   const get = () => ({
     x: model.get("image"),
     w: model.get("filter"),
@@ -73,22 +72,14 @@ function render({ model, el }) {
   });
   posSlider.input.classList.add("la-position");
   for (const sl of [strideSlider, paddingSlider, posSlider]) sl.input.addEventListener("keydown", (e) => e.stopPropagation());
-  const play = button({ label: "Play", onClick: () => (timer ? stop() : start()) });
-  play.classList.add("la-play");
-  function stop() {
-    clearInterval(timer);
-    timer = null;
-    play.textContent = "Play";
-  }
-  function start() {
-    play.textContent = "Pause";
-    timer = setInterval(() => {
-      if (!fig.isConnected) return stop();
+  const { el: play, stop } = playPause({
+    ms: VSTEP_MS,
+    step: () => {
       const { x, stride, padding } = get();
       const [Ho, Wo] = vsizes(x, stride, padding);
       commit({ position: (model.get("position") + 1) % (Ho * Wo) });
-    }, VSTEP_MS);
-  }
+    },
+  });
 
   // one 3 x 3 table of number inputs per channel slice of the filter
   const filterInputs = [];

@@ -7,7 +7,7 @@
 // lamath.js, the current stamp outlined on it and the current pixel on the input.
 
 import { convTranspose2d } from "./lamath.js";
-import { h, s, fmt, slider, dropdown, button, controls, onFrame, root, patch, sequentialColor, textOn } from "./ui.js";
+import { h, s, fmt, slider, dropdown, playPause, controls, onFrame, root, patch, sequentialColor, textOn } from "./ui.js";
 
 const TS_CELL = 28;
 const TS_STEP_MS = 700;
@@ -46,7 +46,6 @@ function tsGrid(svg, values, { vmax, box = null, label }) {
 export default {
   render({ model, el }) {
     const fig = root(el, { label: "Transposed convolution as stamps: pick a kernel and a stride, step through the input pixels", className: "la-conv la-stamps" });
-    let timer = null;
     const get = () => ({ x: model.get("image"), w: model.get("kernel"), stride: model.get("stride"), stamped: model.get("stamped") });
     const commit = (changes) => {
       for (const [k, v] of Object.entries(changes)) model.set(k, v);
@@ -76,23 +75,17 @@ export default {
       onInput: (v) => commit({ stamped: v }),
     });
     stampCtl.input.classList.add("la-stamped");
-    const play = button({ label: "Play", onClick: () => (timer ? stop() : start()) });
-    play.classList.add("la-play");
-    function stop() {
-      clearInterval(timer);
-      timer = null;
-      play.textContent = "Play";
-    }
-    function start() {
-      play.textContent = "Pause";
-      const n = model.get("image").flat().length;
-      if (model.get("stamped") >= n) commit({ stamped: 0 });
-      timer = setInterval(() => {
+    const pixels = () => model.get("image").flat().length;
+    const { el: play, stop } = playPause({
+      ms: TS_STEP_MS,
+      onStart: () => model.get("stamped") >= pixels() && commit({ stamped: 0 }),
+      step: () => {
         const k = model.get("stamped");
-        if (!fig.isConnected || k >= model.get("image").flat().length) return stop();
+        if (k >= pixels()) return false;
         commit({ stamped: k + 1 });
-      }, TS_STEP_MS);
-    }
+        return k + 1 < pixels();
+      },
+    });
 
     const inputSvg = s("svg", { class: "la-grid la-ts-input", role: "img" });
     const outputSvg = s("svg", { class: "la-grid la-ts-output", role: "img" });

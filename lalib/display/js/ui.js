@@ -189,6 +189,30 @@ export function button({ label, onClick, title = null }) {
   return h("button", { type: "button", class: "la-button", title, onclick: onClick }, label);
 }
 
+/**
+ * A Play / Pause button: while playing, step() runs every `ms` milliseconds until it
+ * returns false or the button leaves the page; onStart() runs when play starts.
+ * Returns {el, stop}.
+ */
+export function playPause({ step, ms, onStart = null }) {
+  let timer = null;
+  const el = button({ label: "Play", onClick: () => (timer ? stop() : start()) });
+  el.classList.add("la-play");
+  function stop() {
+    clearInterval(timer);
+    timer = null;
+    el.textContent = "Play";
+  }
+  function start() {
+    el.textContent = "Pause";
+    if (onStart) onStart();
+    timer = setInterval(() => {
+      if (!el.isConnected || step() === false) stop();
+    }, ms);
+  }
+  return { el, stop };
+}
+
 /** A row of controls that wraps on a narrow screen. */
 export function controls(...els) {
   return h("div", { class: "la-controls" }, ...els);
