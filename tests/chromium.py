@@ -24,3 +24,8 @@ PHONE = {
     "has_touch": True,
     "device_scale_factor": 2,
 }
+
+#: An init script (``context.add_init_script``) that turns off assets/lazy-render.js,
+#: for checks that need every part of a page rendered (axe-core, the 390 px overflow
+#: check): a part that skips rendering is not laid out inside.
+RENDER_ALL = "window.__laRenderAll = true;"

@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-from chromium import DESKTOP, PHONE
+from chromium import DESKTOP, PHONE, RENDER_ALL
 
 pytestmark = pytest.mark.browser
 
@@ -181,6 +181,7 @@ def _open(browser, server, path, device, mode):
     """The page as a reader meets it: loaded, widgets rendered, math typeset, and the
     colour mode chosen with the theme's switch (pressed as a reader would)."""
     context = browser.new_context(**device)
+    context.add_init_script(RENDER_ALL)  # every part rendered, for axe and overflow
     page = context.new_page()
     page.route("**/*", _block_outside)
     page.goto(f"{server}/{path}", wait_until="networkidle")

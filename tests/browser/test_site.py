@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
+from redraw import after_redraw
 
 pytestmark = pytest.mark.browser
 
@@ -97,6 +98,43 @@ def _open(browser, server, path, width=1280, height=900):
     if page.evaluate("() => Boolean(window.MathJax && window.MathJax.startup)"):
         page.evaluate("() => window.MathJax.startup.promise")
     return context, page, log
+
+
+JS_TOPS = """() => Array.from(document.querySelectorAll(
+    '.bd-article h2, .bd-article h3, .bd-article .la-explorable'))
+  .map(e => Math.round(e.getBoundingClientRect().top + window.scrollY))"""
+JS_LAZY = """() => Array.from(document.querySelectorAll('.bd-article section > *'))
+  .filter(e => e.style.contentVisibility === 'auto').length"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_offscreen_parts_skip_rendering_and_nothing_moves(browser, server, width):
+    """assets/lazy-render.js: once a chapter has loaded, the parts of its article
+    without a widget skip rendering while off screen, each at its measured height, so
+    scrolling through the whole page (every part rendered in turn) moves no heading
+    and no explorable."""
+    context, page, log = _open(browser, server, "book/02-convolutions.html", width)
+    try:
+        page.wait_for_function(
+            "() => Number(document.documentElement.dataset.laLazy) > 0", timeout=20000
+        )
+        lazy = page.evaluate(JS_LAZY)
+        counted = page.evaluate("() => document.documentElement.dataset.laLazy")
+        assert lazy == int(counted)
+        assert lazy > 100, f"only {lazy} parts render lazily"
+        before = page.evaluate(JS_TOPS)
+        height = page.evaluate("() => document.documentElement.scrollHeight")
+        for y in range(0, height, 500):
+            page.evaluate("(y) => window.scrollTo(0, y)", y)
+            after_redraw(page)
+        after = page.evaluate(JS_TOPS)
+        assert len(after) == len(before) > 20
+        moved = [(b, a) for b, a in zip(before, after) if abs(a - b) > 1]
+        assert not moved, f"{len(moved)} headings or figures moved: {moved[:5]}"
+        assert height == page.evaluate("() => document.documentElement.scrollHeight")
+        assert not log.errors, log.errors
+    finally:
+        context.close()
 
 
 def test_pages_found():
