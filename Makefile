@@ -7,7 +7,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: book serve test setup setup-test lint unit node nbval build browser lab download notebooks bench clean
+.PHONY: book serve test setup setup-test lint unit node nbval build browser lab download notebooks bench mutate clean
 
 book: setup build
 	@echo "Built _build/html (with lalib's wheel for readers). Open _build/html/index.html, or run 'make serve' for http://127.0.0.1:$(PORT)/"
@@ -74,6 +74,24 @@ notebooks: setup
 bench:
 	@scripts/setup.sh --torch
 	$(PY) -m benchmarks
+
+# Mutation testing of the kernel modules (linear, conv, attention, losses, activations),
+# outside `make test` (about 45 minutes on two shared cores): mutmut 3
+# (requirements-mutate.txt, installed into .venv on first use; configured in
+# pyproject.toml's [tool.mutmut]) changes one operator, constant or argument at a time
+# and runs the tests that reach it. Every run starts afresh in mutants/ (git-ignored);
+# the table counts, per module, mutants killed, survived, listed as equivalent
+# (tests/equivalent_mutants.md) and timed out, and fails on a survivor that is not
+# listed. `.venv/bin/mutmut show NAME` shows one mutant.
+mutate: setup
+	@want=$$(sha256sum requirements-mutate.txt | cut -d' ' -f1); \
+	if [ "$$(cat .venv/.mutate.sha256 2>/dev/null)" != "$$want" ]; then \
+	  echo "mutate: installing requirements-mutate.txt into .venv"; \
+	  $(PY) -m pip install --quiet -r requirements-mutate.txt && echo "$$want" > .venv/.mutate.sha256; \
+	fi
+	rm -rf mutants
+	nice -n 19 .venv/bin/mutmut run --max-children 2
+	$(PY) scripts/mutation_table.py
 
 clean:
 	rm -rf _build

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
+from memory import traced_peak
 from scipy.special import softmax as scipy_softmax
 
 from lalib.activations import (
@@ -241,3 +242,16 @@ def test_ragged_and_complex_input_are_refused(fn):
         fn([[1.0, 2.0], [3.0]])
     with pytest.raises(ValueError, match="real numbers"):
         fn(np.ones(3) + 1j)
+
+
+def test_backward_passes_do_not_copy_dout(rng):
+    # dout already in the cache's dtype is used where it is: no second array of the
+    # result's size. relu: 240 kB arrays, below the size where NumPy would reuse a
+    # copy's buffer for the product; besides the result, its bool mask (an eighth of
+    # it) and NumPy's casting buffer for the mask (64 kB).
+    x, dout = rng.normal(size=30_000), rng.normal(size=30_000)
+    peak, dx = traced_peak(lambda: relu_backward(dout, x))
+    assert peak < 2 * dx.nbytes
+    p, dout = softmax(rng.normal(size=(100, 2000))), rng.normal(size=(100, 2000))
+    peak, dz = traced_peak(lambda: softmax_backward(dout, p))
+    assert peak < 1.5 * dz.nbytes

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from memory import traced_peak
 
 from lalib import activations, attention
 from lalib.engine import attention as engine
@@ -1310,3 +1311,180 @@ def test_causal_mask_that_cannot_be_allocated_raises_value_error(monkeypatch):
     with pytest.raises(ValueError, match=r"\(n_q, n_k\) = \(1000000, 1000000\)"):
         attention.causal_mask(10**6)
     assert attention.causal_mask(3).shape == (3, 3)
+
+
+# ------------------------------------------------- messages, defaults, copies
+
+# Valid multi-head arguments: D=6, D_kv=5, h*d_k=6, h*d_v=4, M=3, two heads.
+MHA_ARGS = {
+    "x_q": np.ones((2, 3, 6)),
+    "x_kv": np.ones((2, 4, 5)),
+    "W_q": np.ones((6, 6)),
+    "W_k": np.ones((5, 6)),
+    "W_v": np.ones((5, 4)),
+    "W_o": np.ones((4, 3)),
+    "n_heads": 2,
+}
+
+# The messages a reader sees, in full: each names the argument, what was expected and
+# what was received.
+MHA_MESSAGES = {
+    "x_q rank": (
+        {"x_q": np.ones(6)},
+        "x_q must have at least 2 dimensions (..., n, D), got shape (6,)",
+    ),
+    "x_kv rank": (
+        {"x_kv": np.ones(5)},
+        "x_kv must have at least 2 dimensions (..., n, D), got shape (5,)",
+    ),
+    "W_q rank": (
+        {"W_q": np.ones(6)},
+        "W_q must have 2 dimensions (D, h*d_k), got shape (6,)",
+    ),
+    "W_k rank": (
+        {"W_k": np.ones((1, 5, 6))},
+        "W_k must have 2 dimensions (D_kv, h*d_k), got shape (1, 5, 6)",
+    ),
+    "W_v rank": (
+        {"W_v": np.ones(4)},
+        "W_v must have 2 dimensions (D_kv, h*d_v), got shape (4,)",
+    ),
+    "W_o rank": (
+        {"W_o": np.ones(4)},
+        "W_o must have 2 dimensions (h*d_v, M), got shape (4,)",
+    ),
+    "leading dimensions": (
+        {"x_kv": np.ones((3, 4, 5))},
+        "x_q (2, 3, 6) and x_kv (3, 4, 5) must have the same leading dimensions",
+    ),
+    "D of W_q": (
+        {"W_q": np.ones((5, 6))},
+        "x_q has D=6 (shape (2, 3, 6)) but W_q is (5, 6), expected (6, h*d_k)",
+    ),
+    "D_kv of W_k": (
+        {"W_k": np.ones((4, 6))},
+        "x_kv has D_kv=5 (shape (2, 4, 5)) but W_k is (4, 6), expected (5, ...)",
+    ),
+    "D_kv of W_v": (
+        {"W_v": np.ones((6, 4))},
+        "x_kv has D_kv=5 (shape (2, 4, 5)) but W_v is (6, 4), expected (5, ...)",
+    ),
+    "h*d_k": (
+        {"W_k": np.ones((5, 8))},
+        "W_q (6, 6) and W_k (5, 8) must have the same number of columns h*d_k",
+    ),
+    "h*d_v": (
+        {"W_o": np.ones((3, 3))},
+        "W_o (3, 3) must have as many rows as W_v (5, 4) has columns (h*d_v)",
+    ),
+    "n_heads divides": (
+        {"n_heads": 4},
+        "n_heads=4 must divide h*d_k=6 and h*d_v=4",
+    ),
+    "n_heads positive": (
+        {"n_heads": 0},
+        "n_heads must be positive, an integer >= 1, got 0",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MHA_MESSAGES)
+def test_multi_head_messages_in_full(case):
+    change, message = MHA_MESSAGES[case]
+    with pytest.raises(ValueError) as info:
+        attention.multi_head_attention(**{**MHA_ARGS, **change})
+    assert str(info.value) == message
+
+
+def test_more_messages_in_full():
+    with pytest.raises(ValueError) as info:
+        attention.attention_backward(np.ones((2, 2)), [1, 2, 3, 4, 5, 6])
+    assert str(info.value) == (
+        "cache must be the (Q, K, V, P, out, scale) tuple returned by "
+        "attention_forward, got list"
+    )
+    with pytest.raises(ValueError) as info:
+        attention.multi_head_attention_backward(np.ones((2, 2)), [1] * 9)
+    assert str(info.value) == (
+        "cache must be the tuple returned by multi_head_attention_forward, got list"
+    )
+    with pytest.raises(TypeError) as info:
+        attention.split_heads({"not": "an array"}, 1)
+    assert str(info.value) == "x must be an array (..., n, h*d), got dict"
+    # A number is an array of no dimensions: too few, not the wrong kind of object.
+    with pytest.raises(ValueError) as info:
+        attention.split_heads(3.0, 1)
+    assert str(info.value) == (
+        "x must have at least 2 dimensions (..., n, h*d), got shape ()"
+    )
+
+
+def _softmax_rows(S):
+    """Row-wise softmax, written out here rather than taken from lalib."""
+    e = np.exp(S - S.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_defaults_are_unmasked_with_weights(rng):
+    # No mask, not causal, 1/sqrt(d_k), the weights returned: every default at once.
+    Q, K, V = make_qkv(rng, SHAPES[1])
+    P = _softmax_rows(Q @ K.T / math.sqrt(Q.shape[-1]))
+    out, w = attention.scaled_dot_product_attention(Q, K, V)
+    np.testing.assert_allclose(w, P, rtol=1e-12)
+    np.testing.assert_allclose(out, P @ V, rtol=1e-12)
+
+
+def test_multi_head_defaults_are_unmasked(rng):
+    h, d_k, d_v = 2, 3, 2
+    x_q, x_kv = rng.standard_normal((4, 6)), rng.standard_normal((5, 5))
+    W_q, W_k, W_v, W_o = mha_params(rng, h=h, d_k=d_k, d_v=d_v)
+    out, _ = attention.multi_head_attention_forward(x_q, x_kv, W_q, W_k, W_v, W_o, h)
+    heads = []
+    for i in range(h):  # every query sees every key, in each head
+        cq, cv = slice(i * d_k, (i + 1) * d_k), slice(i * d_v, (i + 1) * d_v)
+        S = (x_q @ W_q[:, cq]) @ (x_kv @ W_k[:, cq]).T / math.sqrt(d_k)
+        heads.append(_softmax_rows(S) @ (x_kv @ W_v[:, cv]))
+    np.testing.assert_allclose(out, np.concatenate(heads, axis=-1) @ W_o, rtol=1e-12)
+
+
+def test_multi_head_cache_holds_the_arguments_not_copies(rng):
+    x_q, x_kv = rng.standard_normal((4, 6)), rng.standard_normal((5, 5))
+    params = mha_params(rng)
+    _, cache = attention.multi_head_attention_forward(x_q, x_kv, *params, 2)
+    for cached, argument in zip(cache[:6], (x_q, x_kv) + params, strict=True):
+        assert cached is argument
+
+
+def test_backward_passes_do_not_copy_dout(rng):
+    # A dout already in the cache's dtype is used where it is. Shapes where dout is
+    # the big array: (n_q, d_v) = (4000, 500) against two keys.
+    Q, K = rng.standard_normal((4000, 1)), rng.standard_normal((2, 1))
+    V = rng.standard_normal((2, 500))
+    out, cache = attention.attention_forward(Q, K, V)
+    dout = rng.standard_normal(out.shape)
+    # rowsum(dout * out) needs one (n_q, d_v) product; a copy of dout would be a second
+    peak, _ = traced_peak(lambda: attention.attention_backward(dout, cache))
+    assert peak < 1.5 * dout.nbytes
+    # Multi-head: (n_q, M) = (2000, 1000) against narrow heads; nothing else that big.
+    x_q, x_kv = rng.standard_normal((2000, 2)), rng.standard_normal((3, 2))
+    params = mha_params(rng, D=2, D_kv=2, h=2, d_k=1, d_v=1, M=1000)
+    out, cache = attention.multi_head_attention_forward(x_q, x_kv, *params, 2)
+    dout = rng.standard_normal(out.shape)
+    peak, _ = traced_peak(lambda: attention.multi_head_attention_backward(dout, cache))
+    assert peak < 0.5 * dout.nbytes
+
+
+def test_overflowing_score_passes_no_gradient_to_a_masked_key():
+    # Finite inputs, but query 0's score for key 0 overflows (1e200 * 1e200 = inf):
+    # its row of weights, its output and its gradients are NaN. Key 1 is masked for
+    # query 0 and has weight exactly 0 for query 1 (exp(1 - 1e200) = 0), so it gets
+    # no gradient at all: dK[1] and dV[1] are 0, not NaN.
+    Q, K = np.array([[1e200], [1.0]]), np.array([[1e200], [1.0]])
+    V = np.array([[1.0], [2.0]])
+    mask = np.array([[True, False], [True, True]])
+    with np.errstate(all="ignore"):
+        out, cache = attention.attention_forward(Q, K, V, mask=mask)
+        dQ, dK, dV = attention.attention_backward(np.ones_like(out), cache)
+    assert np.isnan(out[0, 0]) and out[1, 0] == 1.0
+    assert np.isnan(dQ[0, 0])
+    assert dK[1, 0] == 0.0 and dV[1, 0] == 0.0

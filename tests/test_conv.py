@@ -16,6 +16,7 @@ import pytest
 from conv_cases import CASES, IDS
 from hypothesis import given
 from hypothesis import strategies as st
+from memory import traced_peak
 from scipy.signal import correlate2d
 
 from lalib import conv
@@ -903,3 +904,130 @@ def test_columns_that_cannot_be_allocated_raise_value_error(monkeypatch):
         conv.im2col(x, 256, 1, 255)
     with pytest.raises(ValueError, match="cannot be allocated"):
         conv.conv2d_forward(x, np.ones((1, 1, 256, 256)), None, 1, 255)
+
+
+# ------------------------------------------------- messages, defaults, copies
+
+# The messages a reader sees, in full: each names the argument, what was expected and
+# what was received.
+MESSAGES = {
+    "empty kernel": (
+        lambda: conv.conv2d_forward(np.ones((1, 1, 3, 3)), np.ones((1, 1, 0, 2))),
+        "w must have a kernel of at least 1x1, (F, C, KH, KW) with KH, KW >= 1, "
+        "got shape (1, 1, 0, 2)",
+    ),
+    "x rank": (
+        lambda: conv.conv2d_forward(np.ones((3, 3)), np.ones((1, 1, 2, 2))),
+        "x must have 4 dimensions (N, C, H, W), got shape (3, 3)",
+    ),
+    "w rank": (
+        lambda: conv.conv2d_forward(np.ones((1, 1, 3, 3)), np.ones((2, 2))),
+        "w must have 4 dimensions (F, C, KH, KW), got shape (2, 2)",
+    ),
+    "im2col x rank": (
+        lambda: conv.im2col(np.ones((3, 3)), 2),
+        "x must have 4 dimensions (N, C, H, W), got shape (3, 3)",
+    ),
+    "toeplitz w rank": (
+        lambda: conv.toeplitz_matrix(np.ones((2, 2)), (1, 3, 3)),
+        "w must have 4 dimensions (F, C, KH, KW), got shape (2, 2)",
+    ),
+    "input_hw": (
+        lambda: conv.output_size((5, -1), (3, 3)),
+        "input_hw must be (H, W), 2 integers >= 0, got (5, -1)",
+    ),
+    "kernel beyond the padded input": (
+        lambda: conv.output_size((1, 5), (4, 3), padding=1),
+        "kernel (KH, KW) = (4, 3) is larger than the padded input "
+        "(H + 2*padding, W + 2*padding) = (3, 7)",
+    ),
+    "backward cache": (
+        lambda: conv.conv2d_backward(np.ones((1, 1, 2, 2)), [1, 2, 3, 4, 5]),
+        "cache must be the (x, w, cols, stride, padding) tuple returned by "
+        "lalib.conv.conv2d_forward, got list (a cache from "
+        "lalib.engine.conv.conv2d_forward goes to lalib.engine.conv.conv2d_backward)",
+    ),
+    "transposed backward cache": (
+        lambda: conv.conv_transpose2d_backward(np.ones((1, 1, 2, 2)), [1, 2, 3, 4, 5]),
+        "cache must be the cache returned by lalib.conv.conv_transpose2d_forward, "
+        "got list",
+    ),
+}
+# stride and padding are named in every function that takes them.
+for _name, _call in {
+    "output_size": lambda **kw: conv.output_size((5, 5), (3, 3), **kw),
+    "im2col": lambda **kw: conv.im2col(np.ones((1, 1, 5, 5)), 3, **kw),
+    "toeplitz_matrix": lambda **kw: conv.toeplitz_matrix(
+        np.ones((1, 1, 3, 3)), (1, 5, 5), **kw
+    ),
+}.items():
+    MESSAGES[f"{_name} stride"] = (
+        lambda c=_call: c(stride=0),
+        "stride must be an int >= 1 or a pair of them (vertical, horizontal), got 0",
+    )
+    MESSAGES[f"{_name} padding"] = (
+        lambda c=_call: c(padding=(1, -1)),
+        "padding must be an int >= 0 or a pair of them (vertical, horizontal), "
+        "got (1, -1)",
+    )
+
+
+@pytest.mark.parametrize("case", MESSAGES)
+def test_messages_in_full(case):
+    call, message = MESSAGES[case]
+    with pytest.raises(ValueError) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_stride_and_padding_default_to_1_and_0():
+    assert conv.output_size((5, 5), (3, 3)) == (3, 3)
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    # every 3x3 window at stride 1: four columns, the first the top-left window
+    cols = conv.im2col(x, 3)
+    assert cols.shape == (1, 9, 4)
+    np.testing.assert_array_equal(cols[0, :, 0], [0, 1, 2, 4, 5, 6, 8, 9, 10])
+
+
+def test_float32_bias_is_rounded_to_float32_before_it_is_added():
+    # The bias of a float32 convolution is a float32: 2**-24 + 2**-50 rounds to 2**-24,
+    # and 1 + 2**-24 is a tie that float32 rounds to 1 (to even). Added in float64 and
+    # rounded once, the same sum would round up to 1 + 2**-23.
+    x = np.ones((1, 1, 1, 1), np.float32)
+    w = np.ones((1, 1, 1, 1), np.float32)
+    out, _ = conv.conv2d_forward(x, w, np.array([2.0**-24 + 2.0**-50]))
+    assert out.dtype == np.float32 and out[0, 0, 0, 0] == np.float32(1.0)
+
+
+def test_readable_cache_holds_x_and_w_not_copies(rng):
+    x, w, b = make(rng, 2, 3, 5, 5, 4, 3, 3)
+    _, cache = conv.conv2d_forward(x, w, b)
+    assert cache[0] is x and cache[1] is w
+
+
+def test_readable_version_copies_neither_bias_nor_dout(rng):
+    # 100,000 1x1 filters over one pixel: the output and the bias are the big arrays,
+    # and the bias is added where it is.
+    x, w, b = make(rng, 1, 1, 1, 1, 100_000, 1, 1)
+    peak, (out, _) = traced_peak(lambda: conv.conv2d_forward(x, w, b))
+    assert peak < 1.5 * out.nbytes
+    # 64 1x1 filters over a 200x200 image: dout is the big array, read where it is.
+    x, w, _ = make(rng, 1, 1, 200, 200, 64, 1, 1)
+    out, cache = conv.conv2d_forward(x, w)
+    dout = rng.standard_normal(out.shape)
+    peak, _ = traced_peak(lambda: conv.conv2d_backward(dout, cache))
+    assert peak < 0.5 * dout.nbytes
+
+
+@pytest.mark.parametrize("C", [1, 2])
+def test_toeplitz_size_limit_counts_every_entry(monkeypatch, C):
+    # (F*H'*W', C*H*W) = (4, 9*C) for a 2x2 filter over a 3x3 image: exactly the limit
+    # is allowed, one entry less is not.
+    w, shape = np.ones((1, C, 2, 2)), (C, 3, 3)
+    monkeypatch.setattr(conv, "_TOEPLITZ_MAX_ENTRIES", 4 * 9 * C)
+    assert conv.toeplitz_matrix(w, shape).shape == (4, 9 * C)
+    monkeypatch.setattr(conv, "_TOEPLITZ_MAX_ENTRIES", 4 * 9 * C - 1)
+    with pytest.raises(
+        ValueError, match=rf"\(4, {9 * C}\), more than {36 * C - 1} entries"
+    ):
+        conv.toeplitz_matrix(w, shape)

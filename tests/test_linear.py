@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from memory import traced_peak
 
 from lalib import LinearLayer, linear
 from lalib.gradcheck import check_gradients
@@ -274,3 +275,105 @@ class TestLinearLayerBadInput:
     def test_impossible_size_is_a_value_error(self):
         with pytest.raises(ValueError, match="cannot be allocated"):
             LinearLayer(10**30, 2)
+
+
+# ------------------------------------------------- messages, mixed dtypes, memory
+
+# The messages a reader sees, in full: each names the argument, what was expected and
+# what was received.
+MESSAGES = {
+    "cache of the wrong shapes": (
+        TypeError,
+        lambda: linear.linear_backward(np.ones((3, 4)), (np.ones((3, 2)), np.ones(4))),
+        "cache must be the (x, W) pair from linear_forward, x (N, D) and W (D, M), "
+        "got arrays of shapes (3, 2) and (4,)",
+    ),
+    "cache that is no pair": (
+        TypeError,
+        lambda: linear.linear_backward(np.ones((3, 4)), 5),
+        "cache must be the (x, W) pair from linear_forward, x (N, D) and W (D, M), "
+        "got int",
+    ),
+    "complex cached x": (
+        ValueError,
+        lambda: linear.linear_backward(
+            np.ones((3, 4)), (np.ones((3, 2), complex), np.ones((2, 4)))
+        ),
+        "cache x must hold real numbers, got dtype complex128",
+    ),
+    "complex cached W": (
+        ValueError,
+        lambda: linear.linear_backward(
+            np.ones((3, 4)), (np.ones((3, 2)), np.ones((2, 4), complex))
+        ),
+        "cache W must hold real numbers, got dtype complex128",
+    ),
+    "dout against the cache": (
+        ValueError,
+        lambda: linear.linear_backward(
+            np.ones((3, 5)), (np.ones((3, 2)), np.ones((2, 4)))
+        ),
+        "dout must have shape (N, M) = (3, 4), got (3, 5) (N from the cached x of "
+        "shape (3, 2), M from the cached W of shape (2, 4))",
+    ),
+    "input_size": (
+        ValueError,
+        lambda: LinearLayer(0, 2),
+        "input_size must be positive, an integer >= 1, got 0",
+    ),
+    "output_size": (
+        ValueError,
+        lambda: LinearLayer(3, -2),
+        "output_size must be positive, an integer >= 1, got -2",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MESSAGES)
+def test_messages_in_full(case):
+    error, call, message = MESSAGES[case]
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "x_dtype, W_dtype", [(np.float32, np.float64), (np.float64, np.float32)]
+)
+def test_mixed_x_and_W_give_the_wider_dtype(rng, x_dtype, W_dtype):
+    # NumPy's own x @ W is float64 when either factor is: so is the layer, both ways.
+    x, W, b = _params(rng, 4, 3, 2)
+    x, W = x.astype(x_dtype), W.astype(W_dtype)
+    out, cache = linear.linear_forward(x, W, b.astype(np.float32))
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, x.astype(np.float64) @ W + b.astype(np.float32))
+    dout = rng.standard_normal((4, 2)).astype(np.float32)
+    # A hand-made cache of mixed dtypes computes in the wider one too.
+    for got in (
+        linear.linear_backward(dout, cache),
+        linear.linear_backward(dout, (x, W)),
+    ):
+        assert [g.dtype for g in got] == [np.float64] * 3
+        np.testing.assert_allclose(got[1], x.astype(np.float64).T @ dout)
+
+
+def test_float32_layer_has_a_float32_bias():
+    layer = LinearLayer(3, 2, rng=np.random.default_rng(0), dtype=np.float32)
+    assert layer.weights.dtype == np.float32 and layer.bias.dtype == np.float32
+
+
+def test_forward_allocates_the_product_and_the_output_only(rng):
+    # One row against a wide W: x @ W and the output are (1, M) each; the bias is read
+    # where it is, not copied.
+    x, W, b = _params(rng, 1, 8, 100_000)
+    peak, out = traced_peak(lambda: linear.linear_forward(x, W, b)[0])
+    assert peak < 2.5 * out.nbytes
+
+
+def test_backward_allocates_the_gradients_only(rng):
+    # Same-dtype cache and dout are used where they are: no copy of x, W or dout.
+    x, W, b = _params(rng, 4000, 50, 50)
+    _, cache = linear.linear_forward(x, W, b)
+    dout = rng.standard_normal((4000, 50))
+    peak, grads = traced_peak(lambda: linear.linear_backward(dout, cache))
+    assert peak < 1.5 * sum(g.nbytes for g in grads)

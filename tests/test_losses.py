@@ -186,3 +186,49 @@ def test_ragged_input_names_the_argument():
 def test_complex_scores_are_refused():
     with pytest.raises(ValueError, match="scores must hold real numbers"):
         softmax_cross_entropy(np.zeros((2, 3)) + 1j, np.array([0, 1]))
+
+
+# The messages a reader sees, in full: each names the argument, what was expected and
+# what was received.
+MESSAGES = {
+    "shape mismatch": (
+        lambda: squared_error(np.zeros(3), np.zeros(4)),
+        "y and t must have the same shape, got y (3,) and t (4,)",
+    ),
+    "scores rank": (
+        lambda: softmax_cross_entropy(np.zeros(3), np.array([0])),
+        "scores must have 2 dimensions (N, K), got shape (3,)",
+    ),
+    "no class": (
+        lambda: softmax_cross_entropy(np.zeros((2, 0)), np.array([0, 0])),
+        "scores must have at least one row and one class, got (2, 0)",
+    ),
+    "infinite score": (
+        lambda: softmax_cross_entropy(np.array([[0.0, -np.inf]]), np.array([0])),
+        "scores must be finite (no inf or NaN)",
+    ),
+    "labels shape": (
+        lambda: softmax_cross_entropy(np.zeros((2, 3)), np.array([0, 1, 2])),
+        "labels must have shape (N,) = (2,), got (3,)",
+    ),
+    "labels dtype": (
+        lambda: softmax_cross_entropy(np.zeros((2, 3)), np.array([0.0, 1.0])),
+        "labels must be integers, got dtype float64",
+    ),
+    "label too large": (
+        lambda: softmax_cross_entropy(np.zeros((2, 3)), np.array([1, 3])),
+        "labels must lie in 0..2 for scores of shape (2, 3), got values from 1 to 3",
+    ),
+    "negative label": (
+        lambda: softmax_cross_entropy(np.zeros((2, 4)), np.array([2, -1])),
+        "labels must lie in 0..3 for scores of shape (2, 4), got values from -1 to 2",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", MESSAGES)
+def test_messages_in_full(case):
+    call, message = MESSAGES[case]
+    with pytest.raises(ValueError) as info:
+        call()
+    assert str(info.value) == message
