@@ -342,7 +342,8 @@ def test_redraw_updates_the_drawing_in_place(page):
 
 
 STAMPS = ".la-stamps"
-JS_STAMPS = """(root) => Array.from(root.querySelectorAll('.la-ts-output .la-ts-cell'))
+JS_STAMPS = """(root) => Array.from(root.querySelectorAll(
+    '.la-ts-output .la-ts-cell:not([display="none"])'))
   .map(g => [Number(g.dataset.row), Number(g.dataset.col),
              g.querySelector('text').textContent])"""
 

@@ -7,7 +7,7 @@
 // lamath.js, the current stamp outlined on it and the current pixel on the input.
 
 import { convTranspose2d } from "./lamath.js";
-import { h, s, fmt, slider, dropdown, playPause, controls, onFrame, root, patch, sequentialColor, textOn } from "./ui.js";
+import { h, s, fmt, slider, dropdown, playPause, controls, onFrame, root, sequentialColor, textOn } from "./ui.js";
 
 const TS_CELL = 28;
 const TS_STEP_MS = 700;
@@ -16,8 +16,11 @@ const TS_STEP_MS = 700;
 const tsNum = (v) => (Number.isInteger(v) ? fmt(v, 0) : fmt(v, 2));
 
 /**
- * The cells of `values` as SVG groups (a number on a colour for its size), and an
- * outline of the `box` [row, col, rows, cols] in the kernel's orange, or none.
+ * Draw `values` into `svg` as cells (a number on a colour for its size), and outline
+ * the `box` [row, col, rows, cols] in the kernel's orange (none: hidden). The cells
+ * stay on the page from one draw to the next, keyed by position: a draw creates only
+ * the cells a larger grid adds the first time, hides those a smaller one leaves out,
+ * and writes only the colours and numbers that changed.
  */
 function tsGrid(svg, values, { vmax, box = null, label }) {
   const [R, C] = [values.length, values[0].length];
@@ -25,22 +28,54 @@ function tsGrid(svg, values, { vmax, box = null, label }) {
   svg.setAttribute("viewBox", `${-M} ${-M} ${C * TS_CELL + 2 * M} ${R * TS_CELL + 2 * M}`);
   svg.setAttribute("width", C * TS_CELL + 2 * M);
   svg.setAttribute("aria-label", label);
-  const cells = [];
+  if (!svg.laCells) {
+    svg.laCells = new Map();
+    svg.laBox = s("rect", { class: "la-ts-box", fill: "none", stroke: "#e8a100", "stroke-width": 4 });
+    svg.append(svg.laBox);
+  }
+  const cells = svg.laCells;
+  const seen = new Set();
   values.forEach((row, r) =>
     row.forEach((v, c) => {
+      const key = `${r},${c}`;
+      seen.add(key);
+      let cell = cells.get(key);
+      if (!cell) {
+        const rect = s("rect", { x: c * TS_CELL, y: r * TS_CELL, width: TS_CELL, height: TS_CELL, stroke: "#999" });
+        const text = s("text", { x: (c + 0.5) * TS_CELL, y: (r + 0.5) * TS_CELL, "text-anchor": "middle", "dominant-baseline": "central" });
+        const g = s("g", { class: "la-ts-cell", "data-row": r, "data-col": c }, rect, text);
+        svg.insertBefore(g, svg.laBox);
+        cell = { g, rect, text, fill: null, num: null, shown: true };
+        cells.set(key, cell);
+      }
       const fill = sequentialColor(Math.abs(v), vmax);
-      cells.push(
-        s("g", { class: "la-ts-cell", "data-row": r, "data-col": c },
-          s("rect", { x: c * TS_CELL, y: r * TS_CELL, width: TS_CELL, height: TS_CELL, fill, stroke: "#999" }),
-          s("text", { x: (c + 0.5) * TS_CELL, y: (r + 0.5) * TS_CELL, "text-anchor": "middle", "dominant-baseline": "central", style: `fill:${textOn(fill)}` }, tsNum(v))),
-      );
+      if (fill !== cell.fill) {
+        cell.fill = fill;
+        cell.rect.setAttribute("fill", fill);
+        cell.text.setAttribute("style", `fill:${textOn(fill)}`);
+      }
+      const num = tsNum(v);
+      if (num !== cell.num) {
+        cell.num = num;
+        cell.text.textContent = num;
+      }
     }),
   );
+  for (const [key, cell] of cells) {
+    const shown = seen.has(key);
+    if (shown !== cell.shown) {
+      cell.shown = shown;
+      if (shown) cell.g.removeAttribute("display");
+      else cell.g.setAttribute("display", "none");
+    }
+  }
   if (box) {
     const [r, c, nr, nc] = box;
-    cells.push(s("rect", { class: "la-ts-box", x: c * TS_CELL, y: r * TS_CELL, width: nc * TS_CELL, height: nr * TS_CELL, fill: "none", stroke: "#e8a100", "stroke-width": 4 }));
+    for (const [k, v] of Object.entries({ x: c * TS_CELL, y: r * TS_CELL, width: nc * TS_CELL, height: nr * TS_CELL })) svg.laBox.setAttribute(k, v);
+    svg.laBox.removeAttribute("display");
+  } else {
+    svg.laBox.setAttribute("display", "none");
   }
-  patch(svg, cells);
 }
 
 export default {
