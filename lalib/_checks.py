@@ -112,8 +112,8 @@ def check_number(value, name):
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
         try:
             return float(value)
-        except OverflowError:  # an int beyond the float range
-            return math.copysign(math.inf, value)
+        except OverflowError:  # an int beyond the float range (copysign would overflow)
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
         return float(value)  # a 0-d real array, e.g. the result of np.asarray(0.1)
     raise ValueError(f"{name} must be a real number, got {value!r}")
