@@ -57,6 +57,7 @@ the engine", explains and measures them.
 """
 
 import math
+import os
 
 import numpy as np
 
@@ -322,6 +323,7 @@ def attention_forward(Q, K, V, mask=None, scale=None, causal=False):
     (array([[0.56, 9.44]]), array([[0.056, 0.944]]))
     """
     Q, K, V, mask, scale, lead = _validate(Q, K, V, mask, scale, causal)
+    _check_dense_fits(Q, K, mask, lead)
     # Steps 1 and 2: dot products, scaled. Scaling the (n_q, d_k) factor Q costs
     # n_q d_k multiplications instead of n_q n_k for the scores.
     KT = K.swapaxes(-1, -2)  # (..., n_k, d_k) -> (..., d_k, n_k), a view
@@ -336,6 +338,31 @@ def attention_forward(Q, K, V, mask=None, scale=None, causal=False):
     if mask is not None and not _all_finite(out, Q, K):
         P = np.where(mask, P, 0)  # a NaN row of weights is still 0 where masked
     return out, (Q, K, V, _with_lead(P, lead), out, scale)
+
+
+def _physical_memory():
+    """This machine's memory in bytes, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def _check_dense_fits(Q, K, mask, lead):
+    """ValueError if the dense scores (..., n_q, n_k) would not fit in this machine's
+    memory: `attention_blockwise` holds only one block of them at a time."""
+    shape = lead + (Q.shape[-2], K.shape[-2])
+    if mask is not None:
+        shape = np.broadcast_shapes(shape, mask.shape)
+    nbytes = math.prod(shape) * Q.dtype.itemsize
+    memory = _physical_memory()
+    if memory and nbytes > memory:
+        raise ValueError(
+            f"dense attention would hold scores of shape {shape} "
+            f"({nbytes / 2**30:.1f} GiB), more than this machine's "
+            f"{memory / 2**30:.1f} GiB of memory: attention_blockwise computes the "
+            "same a block at a time"
+        )
 
 
 def _all_finite(*arrays):

@@ -1488,3 +1488,25 @@ def test_overflowing_score_passes_no_gradient_to_a_masked_key():
     assert np.isnan(out[0, 0]) and out[1, 0] == 1.0
     assert np.isnan(dQ[0, 0])
     assert dK[1, 0] == 0.0 and dV[1, 0] == 0.0
+
+
+@pytest.mark.parametrize(
+    "forward",
+    [
+        attention.attention_forward,
+        attention.scaled_dot_product_attention,
+        engine.attention_forward,
+    ],
+)
+def test_dense_scores_beyond_the_memory_are_refused_before_allocating(forward):
+    """10**6 queries and keys: 7450.6 GiB of float64 scores. A ValueError that names
+    the shape and the blockwise kernel, not NumPy's MemoryError (or a machine thrashing
+    in swap on a size it could almost allocate)."""
+    Q = np.ones((10**6, 2))
+    with pytest.raises(
+        ValueError,
+        match=r"dense attention would hold scores of shape \(1000000, 1000000\) "
+        r"\(7450\.6 GiB\), more than this machine's .* GiB of memory: "
+        "attention_blockwise computes the same a block at a time",
+    ):
+        forward(Q, Q, np.ones((10**6, 1)))

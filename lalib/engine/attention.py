@@ -36,6 +36,7 @@ from lalib._checks import as_array
 from lalib.attention import (
     _all_finite,
     _block_sizes,
+    _check_dense_fits,
     _drop_unread_terms,
     _flag,
     _validate,
@@ -164,6 +165,7 @@ def attention_forward(Q, K, V, mask=None, scale=None, causal=False):
     True
     """
     Q, K, V, mask, scale, lead = _validate(Q, K, V, mask, scale, causal)
+    _check_dense_fits(Q, K, mask, lead)
     Qs = Q * scale  # (..., n_q, d_k): scale the small factor, not the n_q x n_k scores
     S = Qs @ K.swapaxes(-1, -2)  # (..., n_q, d_k) @ (..., d_k, n_k) -> (..., n_q, n_k)
     if mask is not None:
