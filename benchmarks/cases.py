@@ -443,6 +443,10 @@ class Suite:
                 def lalib_fwd():
                     return conv_engine.conv2d(x, w, b, padding=1)
 
+                # the algorithm conv2d's "auto" takes for this layer
+                chosen = conv_engine.choose_algorithm(x.shape, w.shape, 1, 1, dtype)[0]
+                rec_params = {**params, "chosen": chosen}
+
                 fwd = self.compare(
                     "conv",
                     "conv2d forward",
@@ -453,7 +457,7 @@ class Suite:
                     gemm_fwd,
                     torch_fwd,
                     memory=True,
-                    params=params,
+                    params=rec_params,
                     gemm_elements=F * KK + KK * P + F * P,
                     parts={"im2col": lambda: conv_columns_only(x)},
                 )
@@ -467,7 +471,7 @@ class Suite:
                     gemm_fwd_bwd,
                     torch_fwd_bwd,
                     memory=True,
-                    params=params,
+                    params=rec_params,
                     gemm_elements=3 * (F * KK + KK * P + F * P),
                 )
                 if C >= 64:

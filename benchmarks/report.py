@@ -190,13 +190,19 @@ def roofline_data(results, dtype="float32"):
         ``peak_gflops`` (the best square GEMM), ``bandwidth_gbs`` (a copy's speed),
         ``square`` (``(intensity, gflops)`` of the square GEMMs), ``kernels`` (case
         name -> ``(intensity, gflops, gemm_gflops)`` for the cases of
-        `ROOFLINE_CASES` that were measured) and ``dtype``.
+        `ROOFLINE_CASES` that were measured) and ``dtype``. A convolution for
+        which ``conv2d`` took Winograd or the FFT (its ``chosen`` algorithm) is left
+        out: its intensity is that of the im2col product, which it does not compute.
     """
     itemsize = np.dtype(dtype).itemsize
     sq = [r for r in results["sweeps"]["gemm_square"] if r["dtype"] == dtype]
     kernels = {}
     for name in ROOFLINE_CASES:
-        recs = [r for r in records(results, name, dtype) if "intensity" in r]
+        recs = [
+            r
+            for r in records(results, name, dtype)
+            if "intensity" in r and r["params"].get("chosen", "im2col") == "im2col"
+        ]
         if recs:
             kernels[name] = (
                 [r["intensity"] for r in recs],

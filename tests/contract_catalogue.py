@@ -956,8 +956,8 @@ CATALOGUE.update(
             relational=frozenset({("w_shape", "huge")}),
         ),
         "lalib.engine.conv.error_table": Entry(
-            lambda: dict(channels=(2,), rng=_gen()),
-            dict(channels=sizes_kind(), rng=rng_kind()),
+            lambda: dict(channels=(2,), rng=_gen(), kernel_size=3),
+            dict(channels=sizes_kind(), rng=rng_kind(), kernel_size=size(1)),
             {
                 ("channels", "[]"): "no values of C: an empty table",
                 ("channels", "[4]"): "one value of C: a table of one row",

@@ -249,3 +249,26 @@ def test_conv_algorithm_rows(quick_results):
         r["params"]["chosen"] for r in large if r["params"]["algorithm"] == "auto"
     )
     assert all(r["dtype"] == "float32" and r["dtype_ok"] for r in recs)
+
+
+def test_plain_conv_rows_record_the_algorithm_auto_takes(quick_results):
+    names = ("conv2d forward", "conv2d fwd+bwd")  # conv2d itself, algorithm "auto"
+    plain = [r for r in quick_results["records"] if r["name"] in names]
+    assert plain
+    for r in plain:
+        p = r["params"]
+        x_shape, w_shape = (p["N"], p["C"], p["H"], p["W"]), (p["F"], p["C"], 3, 3)
+        expected = conv_engine.choose_algorithm(x_shape, w_shape, 1, 1, r["dtype"])[0]
+        assert p["chosen"] == expected
+
+
+def test_roofline_leaves_out_convolutions_done_without_im2col(quick_results):
+    from benchmarks import report
+
+    results = json.loads(json.dumps(quick_results))  # a deep copy
+    before = report.roofline_data(results)["kernels"]["conv2d forward"]
+    recs = report.records(results, "conv2d forward", "float32")
+    recs[0]["params"]["chosen"] = "winograd"
+    after = report.roofline_data(results)["kernels"].get("conv2d forward")
+    kept = 0 if after is None else len(after[0])
+    assert kept == len(before[0]) - 1

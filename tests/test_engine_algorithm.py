@@ -139,6 +139,27 @@ def test_error_table_is_within_the_auto_bound():
         assert max(errors["im2col"], errors["fft"]) < 5e-6
 
 
+def test_error_table_of_a_large_kernel_has_no_winograd():
+    (row,) = engine.error_table(channels=(8,), kernel_size=11)
+    assert row["winograd F(2x2,3x3)"] is None and row["winograd F(4x4,3x3)"] is None
+    assert 0 < row["im2col"] < 5e-6 and 0 < row["fft"] < 5e-6
+
+
+def test_error_table_measures_what_it_says():
+    # The same draw as error_table's, recomputed here: the im2col entry is the
+    # float32 run's error relative to the float64 run's largest output.
+    (row,) = engine.error_table(
+        channels=(4,), rng=np.random.default_rng(7), kernel_size=5
+    )
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 4, 16, 16)).astype(np.float32)
+    w = (rng.standard_normal((16, 4, 5, 5)) / np.sqrt(100)).astype(np.float32)
+    exact = conv.conv2d_naive(x.astype(np.float64), w.astype(np.float64), padding=2)
+    y = engine.conv2d(x, w, None, 1, 2, "im2col")
+    expected = np.abs(y - exact).max() / np.abs(exact).max()
+    assert row["im2col"] == pytest.approx(expected, rel=1e-6)
+
+
 @pytest.mark.parametrize("bad", ["no-such", "WINOGRAD", None, 3, ""])
 def test_unknown_algorithm_is_refused(bad):
     with pytest.raises(ValueError, match="algorithm must be one of"):

@@ -644,13 +644,16 @@ def conv2d(x, w, b=None, stride=1, padding=0, algorithm="auto"):
 # ----------------------------------------------------------------------- accuracy
 
 
-def error_table(channels=(3, 16, 64, 256), rng=None):
+def error_table(channels=(3, 16, 64, 256), rng=None, kernel_size=3):
     """The float32 error of each algorithm against float64 direct convolution.
 
-    For each number of channels C: N = 2 images of 16 x 16, F = 16 filters of 3 x 3,
-    padding 1, standard normal data drawn in float64 and rounded to float32; each
-    algorithm runs in float32 and is compared with the float64 im2col result on the
-    rounded data, so only the arithmetic's error is measured.
+    For each number of channels C: N = 2 images of 16 x 16, F = 16 filters of
+    `kernel_size` x `kernel_size`, padding ``kernel_size // 2``, standard normal data
+    drawn in float64 and rounded to float32 (the filters scaled by
+    ``1 / sqrt(C KH KW)``); each algorithm runs in float32 and is compared with the
+    float64 im2col result on the rounded data, so only the arithmetic's error is
+    measured. Winograd applies to 3 x 3 filters only: for another `kernel_size` its
+    entries are None.
 
     Parameters
     ----------
@@ -658,13 +661,16 @@ def error_table(channels=(3, 16, 64, 256), rng=None):
         The values of C, each >= 1.
     rng : numpy.random.Generator, optional
         Default ``np.random.default_rng(0)``.
+    kernel_size : int, optional
+        The side of the square filters, 1 to 15 (3 by default).
 
     Returns
     -------
     rows : list of dict
         One per C: ``{"C": C, "im2col": e, "winograd F(2x2,3x3)": e,
         "winograd F(4x4,3x3)": e, "fft": e}`` with ``e = max |y32 - y64| /
-        max |y64|``, the error relative to the output's scale.
+        max |y64|``, the error relative to the output's scale (None where Winograd
+        does not apply).
 
     Examples
     --------
@@ -678,23 +684,29 @@ def error_table(channels=(3, 16, 64, 256), rng=None):
     if isinstance(channels, (str, bytes)) or not hasattr(channels, "__iter__"):
         raise ValueError(f"channels must be a sequence of ints >= 1, got {channels!r}")
     channels = [check_int(c, "channels", minimum=1, maximum=4096) for c in channels]
+    K = check_int(kernel_size, "kernel_size", minimum=1, maximum=15)
+    p = K // 2
+    runs = {
+        "im2col": (conv2d_forward, {"algorithm": "im2col"}),
+        "winograd F(2x2,3x3)": (_winograd.conv2d_forward, {"tile": 2}),
+        "winograd F(4x4,3x3)": (_winograd.conv2d_forward, {"tile": 4}),
+        "fft": (_fft.conv2d_forward, {}),
+    }
     rows = []
     for C in channels:
         x = rng.standard_normal((2, C, 16, 16)).astype(np.float32)
-        w = (rng.standard_normal((16, C, 3, 3)) / np.sqrt(9 * C)).astype(np.float32)
+        w = rng.standard_normal((16, C, K, K)) / np.sqrt(K * K * C)
+        w = w.astype(np.float32)
         exact = conv2d_forward(
-            x.astype(np.float64), w.astype(np.float64), None, 1, 1, "im2col"
+            x.astype(np.float64), w.astype(np.float64), None, 1, p, "im2col"
         )[0]
         scale = np.abs(exact).max()
-        runs = {
-            "im2col": (conv2d_forward, {"algorithm": "im2col"}),
-            "winograd F(2x2,3x3)": (_winograd.conv2d_forward, {"tile": 2}),
-            "winograd F(4x4,3x3)": (_winograd.conv2d_forward, {"tile": 4}),
-            "fft": (_fft.conv2d_forward, {}),
-        }
         row = {"C": C}
         for name, (forward, options) in runs.items():
-            y = forward(x, w, None, 1, 1, **options)[0]  # float32
+            if name.startswith("winograd") and K != 3:
+                row[name] = None
+                continue
+            y = forward(x, w, None, 1, p, **options)[0]  # float32
             row[name] = float(np.abs(y - exact).max() / scale)
         rows.append(row)
     return rows
