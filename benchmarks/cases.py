@@ -29,6 +29,12 @@ from lalib.engine import conv as conv_engine
 DTYPES = (np.float32, np.float64)
 
 
+def relative_error(approx, exact):
+    """``max |approx - exact| / max |exact|``: the error relative to the scale."""
+    exact = np.asarray(exact, dtype=np.float64)
+    return float(np.abs(approx - exact).max() / np.abs(exact).max())
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Sizes and timing budget of a run."""
@@ -502,6 +508,9 @@ class Suite:
         row above); then a large kernel (`Config.conv_large_kernel`) by ``auto`` (the
         FFT) and by im2col. FLOP counts are those of direct convolution, so GFLOP/s
         is "effective" for Winograd and the FFT, which do fewer multiplications.
+        Each record also has ``error``: the float32 result's largest deviation from
+        float64 im2col on the same data, relative to the largest float64 value (for
+        forward+backward, the largest of that over dx, dw and db).
         """
         torch = self.torch
         dtype = np.float32
@@ -518,6 +527,12 @@ class Suite:
                 self.randn(F, dtype),
             )
             dout = self.randn((N, F, H, H), dtype)
+            # float64 im2col on the same (rounded) data: what each algorithm's float32
+            # output and gradients are measured against
+            exact_out, cache64 = conv_engine.conv2d_forward(
+                *(a.astype(np.float64) for a in (x, w, b)), 1, p, "im2col"
+            )
+            exact_grads = conv_engine.conv2d_backward(dout.astype(np.float64), cache64)
             torch_fwd = torch_fwd_bwd = None
             if torch is not None:
                 tx, tw, tb = (torch.from_numpy(a).requires_grad_() for a in (x, w, b))
@@ -574,6 +589,8 @@ class Suite:
                     torch_fwd_bwd,
                     params=params,
                 )
+                rec["error"] = relative_error(fwd(), exact_out)
+                both["error"] = max(map(relative_error, fwd_bwd(), exact_grads))
                 if kind == "large" or algorithm == "winograd":
                     rec["targets"] = [
                         _target("<= 1.0x torch", rec.get("ratio_torch"), "<=", 1.0)

@@ -249,6 +249,14 @@ def test_conv_algorithm_rows(quick_results):
         r["params"]["chosen"] for r in large if r["params"]["algorithm"] == "auto"
     )
     assert all(r["dtype"] == "float32" and r["dtype_ok"] for r in recs)
+    # each row's float32 error against float64 im2col on the same data
+    assert all(0 < r["error"] < 1e-3 for r in recs)
+
+
+def test_relative_error():
+    exact = np.array([2.0, -4.0])
+    assert cases.relative_error(np.float32([2.0, -3.0]), exact) == 0.25
+    assert cases.relative_error(exact, exact) == 0.0
 
 
 def test_plain_conv_rows_record_the_algorithm_auto_takes(quick_results):
