@@ -23,7 +23,18 @@ from typing import Any
 
 import numpy as np
 
-from lalib import activations, attention, conv, decomp, linear, mlp
+from lalib import (
+    activations,
+    attention,
+    backprop,
+    conv,
+    decomp,
+    linear,
+    lowrank,
+    mlp,
+    positions,
+    transformer,
+)
 from lalib.engine import conv as eng_conv
 from lalib.engine import fft as eng_fft
 from lalib.engine import winograd as eng_winograd
@@ -1455,6 +1466,624 @@ CATALOGUE.update(
             lambda: dict(w=_ints((2, 3)), shape=(3, 4), padding=1),
             dict(_FOURIER_2D, padding=pair(0)),
             extra={"padding": (_bad("(KH, KW)", (2, 3)),)},
+        ),
+    }
+)
+
+
+# backprop --------------------------------------------------------------------------
+
+
+def _matrix_list(what):
+    """A list of 2-D arrays whose shapes chain (Jacobians or the factors of a chain)."""
+    return Kind(
+        what,
+        (
+            _bad("None", None),
+            _bad("'J'", "J"),
+            Bad("bare array", lambda v, kw: np.asarray(v[0])),
+            _bad("[]", []),
+            Bad("None element", lambda v, kw: [None] + list(v)[1:]),
+            Bad("complex element", lambda v, kw: [v[0] + 1j] + list(v)[1:]),
+            Bad("rank-1 element", lambda v, kw: [v[0][0]] + list(v)[1:]),
+            Bad("ragged element", lambda v, kw: [[[1.0, 2.0], [3.0]]] + list(v)[1:]),
+            Bad(
+                "not chaining",
+                lambda v, kw: [_grow(v[0], 0), _grow(v[1], 0)] + list(v)[2:],
+            ),
+        ),
+    )
+
+
+def _dims_kind():
+    """``(d_0, ..., d_n)``: matrix i of a chain is d_i x d_(i+1)."""
+    return Kind(
+        "sequence of at least two positive ints",
+        (
+            _bad("None", None),
+            _bad("3", 3),
+            _bad("'34'", "34"),
+            _bad("[]", []),
+            _bad("[4]", [4]),
+            _bad("[4, 2.5]", [4, 2.5]),
+            _bad("[4, True]", [4, True]),
+            _bad("[4, 0]", [4, 0]),
+            _bad("[4, -1]", [4, -1]),
+            _bad("[4, '3']", [4, "3"]),
+            _bad("[4, None]", [4, None]),
+        ),
+    )
+
+
+def _order_kind():
+    """'left', 'right', a parenthesised string or a nested tuple, for 3 matrices."""
+    return Kind(
+        "order of a 3-matrix chain",
+        (
+            _bad("None", None),
+            _bad("'middle'", "middle"),
+            _bad("''", ""),
+            _bad("'(A1 A2)'", "(A1 A2)"),
+            _bad("'(A1 A2 A3)'", "(A1 A2 A3)"),
+            _bad("'((A1 A2) A4)'", "((A1 A2) A4)"),
+            _bad("'((A1 A2) A3'", "((A1 A2) A3"),
+            _bad("3", 3),
+            _bad("(0, 1)", (0, 1)),
+            _bad("((1, 0), 2)", ((1, 0), 2)),
+            _bad("(0, 1, 2)", (0, 1, 2)),
+            _bad("((0, 1), 2.0)", ((0, 1), 2.0)),
+            _bad("((0, 1), True)", ((0, 1), True)),
+            _bad("[[0, 1], 2]", [[0, 1], 2]),
+        ),
+    )
+
+
+def _circuit():
+    return list(backprop.CIRCUIT)
+
+
+def _circuit_values():
+    return {k: _ints((2,), seed) for seed, k in enumerate("xyzw")}
+
+
+def _nodes_kind():
+    return Kind(
+        "list of (name, op, (a, b)) gates",
+        (
+            _bad("None", None),
+            _bad("[]", []),
+            _bad("'nodes'", "nodes"),
+            Bad("None gate", lambda v, kw: [None] + list(v)[1:]),
+            Bad("pair gate", lambda v, kw: [v[0][:2]] + list(v)[1:]),
+            Bad("unknown op", lambda v, kw: [("p", "pow", ("x", "y"))] + list(v)[1:]),
+            Bad("one input", lambda v, kw: [("p", "mul", ("x",))] + list(v)[1:]),
+            Bad("undefined input", lambda v, kw: [("p", "mul", ("x", "v"))] + v[1:]),
+            Bad("redefined", lambda v, kw: [("x", "mul", ("x", "y"))] + list(v)[1:]),
+            Bad("bool constant", lambda v, kw: [("p", "mul", ("x", True))] + v[1:]),
+            Bad("int name", lambda v, kw: [(0, "mul", ("x", "y"))] + list(v)[1:]),
+        ),
+    )
+
+
+def _values_kind():
+    def change(key, value):
+        return lambda v, kw: {**v, key: value}
+
+    return Kind(
+        "dict from input name to array",
+        (
+            _bad("None", None),
+            Bad("list", lambda v, kw: list(v.values())),
+            Bad("missing input", lambda v, kw: {k: v[k] for k in "xyz"}),
+            Bad("int key", lambda v, kw: {**v, 0: v["x"]}),
+            Bad("complex value", lambda v, kw: {**v, "x": v["x"] + 1j}),
+            Bad("str value", change("x", "3")),
+            Bad("None value", change("x", None)),
+            Bad("ragged value", change("x", [[1.0, 2.0], [3.0]])),
+            Bad("mismatched shapes", change("x", np.ones(3))),
+        ),
+    )
+
+
+def _graph_backward_args():
+    out, cache_ = backprop.graph_forward(_circuit(), _circuit_values())
+    return dict(dout=_ints(out.shape, 5), cache=cache_)
+
+
+def _jacobians():
+    return [_ints((3, 4)), _ints((5, 3), 1), _ints((2, 5), 2)]
+
+
+_JAC = _matrix_list("list [J_1, ..., J_L] of 2-D arrays in order of application")
+_MATRICES = _matrix_list("list [A1, ..., An] of 2-D arrays")
+_EMPTY_JAC = "no entries, an empty (0 x 0) Jacobian (documented shapes)"
+
+CATALOGUE.update(
+    {
+        "lalib.backprop.linear_jacobian": Entry(
+            lambda: dict(x=_ints((3, 4)), W=_ints((4, 2), 1)),
+            dict(x=array("(N, D)", 2, coupled=1), W=array("(D, M)", 2, coupled=0)),
+            {
+                ("x", "empty axis 0"): EMPTY_BATCH,
+                ("W", "empty last axis"): "M = 0 outputs: Jacobians with no rows",
+            },
+        ),
+        "lalib.backprop.relu_jacobian": Entry(
+            lambda: dict(x=_ints((3, 4))), dict(x=array("any shape", None))
+        ),
+        "lalib.backprop.softmax_jacobian": Entry(
+            lambda: dict(p=activations.softmax(_ints((4,)))),
+            dict(p=array("(K,)", 1)),
+            {("p", "empty axis 0"): _EMPTY_JAC, ("p", "empty last axis"): _EMPTY_JAC},
+        ),
+        "lalib.backprop.vjp_chain": Entry(
+            lambda: dict(jacobians=_jacobians(), v=_ints((2,), 3)),
+            dict(jacobians=_JAC, v=array("(d_L,)", 1, coupled=0)),
+            relational=frozenset({("jacobians", "not chaining")}),
+        ),
+        "lalib.backprop.jvp_chain": Entry(
+            lambda: dict(jacobians=_jacobians(), u=_ints((4,), 3)),
+            dict(jacobians=_JAC, u=array("(d_0,)", 1, coupled=0)),
+            relational=frozenset({("jacobians", "not chaining")}),
+        ),
+        "lalib.backprop.chain_cost": Entry(
+            lambda: dict(dims=[3, 4, 5, 2], order="((A1 A2) A3)"),
+            dict(dims=_dims_kind(), order=_order_kind()),
+        ),
+        "lalib.backprop.chain_product": Entry(
+            lambda: dict(matrices=_jacobians()[::-1], order=(0, (1, 2))),
+            dict(matrices=_MATRICES, order=_order_kind()),
+        ),
+        "lalib.backprop.matrix_chain_order": Entry(
+            lambda: dict(dims=[3, 4, 5, 2]), dict(dims=_dims_kind())
+        ),
+        "lalib.backprop.graph_forward": Entry(
+            lambda: dict(nodes=_circuit(), values=_circuit_values()),
+            dict(nodes=_nodes_kind(), values=_values_kind()),
+            relational=frozenset({("values", "missing input")}),
+        ),
+        "lalib.backprop.graph_backward": Entry(
+            _graph_backward_args,
+            dict(dout=array("shape of the output", 1, coupled=0), cache=cache()),
+        ),
+    }
+)
+
+
+# positions -------------------------------------------------------------------------
+
+_POS_ODD_D = {"d": (_bad("3 (odd)", 3),)}
+_POS_X_VALID = {("x", "empty axis 0"): EMPTY_BATCH, ("positions", "None"): OPTIONAL}
+
+
+def _rope_args():
+    return dict(x=_ints((2, 3, 4)), positions=np.array([0.0, 2.0, 5.0]), base=100.0)
+
+
+_ROPE_KINDS = dict(
+    x=array("(..., n, d)", (">=", 2), coupled=-2),
+    positions=array("(n,)", 1, coupled=0, finite=True),
+    base=positive_finite(),
+)
+_ROPE_EXTRA = {"x": (_bad("odd d", np.ones((3, 5))),)}
+
+
+def _rope_backward_args():
+    out, cache_ = positions.rope_forward(**_rope_args())
+    return dict(dout=_ints(out.shape, 4), cache=cache_)
+
+
+def _rope_attention_args():
+    return dict(
+        x=_ints((2, 3, 4)),
+        W_q=_ints((4, 4), 2),
+        W_k=_ints((4, 4), 3),
+        W_v=_ints((4, 4), 4),
+        W_o=_ints((4, 3), 5),
+        n_heads=2,
+        positions=np.array([0.0, 1.0, 3.0]),
+        base=100.0,
+        causal=False,
+    )
+
+
+_ROPE_ATT_KINDS = dict(
+    x=array("(..., n, D)", (">=", 2), coupled=-1),
+    W_q=array("(D, h*d_k)", 2, coupled=0),
+    W_k=array("(D, h*d_k)", 2, coupled=0),
+    W_v=array("(D, h*d_v)", 2, coupled=0),
+    W_o=array("(h*d_v, M)", 2, coupled=0),
+    n_heads=size(1),
+    positions=array("(n,)", 1, coupled=0, finite=True),
+    base=positive_finite(),
+    causal=flag(),
+)
+_ROPE_ATT_VALID = {
+    ("x", "empty axis 0"): EMPTY_BATCH,
+    ("W_o", "empty last axis"): "M = 0 output features gives an empty output",
+    ("positions", "None"): OPTIONAL,
+}
+_ROPE_ATT_EXTRA = {
+    "n_heads": (_bad("3 (does not divide)", 3), _bad("4 (odd d_k = 1)", 4)),
+}
+
+
+def _rope_attention_backward_args():
+    out, cache_ = positions.rope_attention_forward(**_rope_attention_args())
+    return dict(dout=_ints(out.shape, 6), cache=cache_)
+
+
+CATALOGUE.update(
+    {
+        "lalib.positions.sinusoidal_encoding": Entry(
+            lambda: dict(n=5, d=4, base=100.0, dtype=np.float32),
+            dict(n=size(0), d=size(1), base=positive_finite(), dtype=dtype_kind()),
+            {("dtype", "None"): NUMPY_NONE},
+            extra=_POS_ODD_D,
+        ),
+        "lalib.positions.rope_frequencies": Entry(
+            lambda: dict(d=6, base=100.0),
+            dict(d=size(1), base=positive_finite()),
+            extra=_POS_ODD_D,
+        ),
+        "lalib.positions.rope_matrix": Entry(
+            lambda: dict(position=3, d=4, base=100.0),
+            dict(position=real(what="position"), d=size(1), base=positive_finite()),
+            extra=_POS_ODD_D,
+        ),
+        "lalib.positions.rope_forward": Entry(
+            _rope_args, _ROPE_KINDS, _POS_X_VALID, _ROPE_EXTRA
+        ),
+        "lalib.positions.rope": Entry(
+            _rope_args, _ROPE_KINDS, _POS_X_VALID, _ROPE_EXTRA
+        ),
+        "lalib.positions.rope_backward": Entry(
+            _rope_backward_args,
+            dict(dout=array("(..., n, d)", (">=", 2), coupled=-1), cache=cache()),
+            {("dout", "empty axis 0"): EMPTY_BATCH},
+        ),
+        "lalib.positions.rope_attention_forward": Entry(
+            _rope_attention_args, _ROPE_ATT_KINDS, _ROPE_ATT_VALID, _ROPE_ATT_EXTRA
+        ),
+        "lalib.positions.rope_attention": Entry(
+            _rope_attention_args, _ROPE_ATT_KINDS, _ROPE_ATT_VALID, _ROPE_ATT_EXTRA
+        ),
+        "lalib.positions.rope_attention_backward": Entry(
+            _rope_attention_backward_args,
+            dict(dout=array("(..., n, M)", (">=", 2), coupled=-1), cache=cache()),
+        ),
+    }
+)
+
+
+# transformer -----------------------------------------------------------------------
+
+
+def _ln_args():
+    return dict(x=_ints((2, 3, 4)), gamma=_ints((4,), 1), beta=_ints((4,), 2), eps=1e-5)
+
+
+_LN_KINDS = dict(
+    x=array("(..., d)", (">=", 1), coupled=-1),
+    gamma=array("(d,)", 1, coupled=0),
+    beta=array("(d,)", 1, coupled=0),
+    eps=positive_finite(),
+)
+
+
+def _ln_backward_args():
+    out, cache_ = transformer.layer_norm_forward(**_ln_args())
+    return dict(dout=_ints(out.shape, 3), cache=cache_)
+
+
+def _ffn_args():
+    return dict(
+        x=_ints((2, 3, 4)),
+        W1=_ints((4, 5), 1),
+        b1=_ints((5,), 2),
+        W2=_ints((5, 3), 3),
+        b2=_ints((3,), 4),
+    )
+
+
+_FFN_KINDS = dict(
+    x=array("(..., n, D)", (">=", 2), coupled=-1),
+    W1=array("(D, d_ff)", 2, coupled=0),
+    b1=array("(d_ff,)", 1, coupled=0),
+    W2=array("(d_ff, M)", 2, coupled=0),
+    b2=array("(M,)", 1, coupled=0),
+)
+
+
+def _ffn_backward_args():
+    out, cache_ = transformer.feed_forward_forward(**_ffn_args())
+    return dict(dout=_ints(out.shape, 5), cache=cache_)
+
+
+def _block_args():
+    return dict(
+        x=_ints((2, 3, 4)),
+        params=transformer.init_block_params(4, 2, 6, _gen()),
+        n_heads=2,
+        mask=np.random.default_rng(3).random((3, 3)) < 0.7,
+        causal=False,
+    )
+
+
+def block_params():
+    """The parameter dictionary of a transformer block (keys `PARAM_NAMES`)."""
+    return Kind(
+        "dict of block parameters",
+        (
+            _bad("None", None),
+            _bad("'params'", "params"),
+            Bad("list of values", lambda v, kw: list(v.values())),
+            Bad("missing W_o", lambda v, kw: {k: v[k] for k in v if k != "W_o"}),
+            Bad("extra key", lambda v, kw: dict(v, W_extra=v["W1"])),
+            Bad("None element", lambda v, kw: dict(v, W_q=None)),
+            Bad("complex element", lambda v, kw: dict(v, W1=v["W1"] + 1j)),
+            Bad("ragged element", lambda v, kw: dict(v, b1=[[1.0, 2.0], [3.0]])),
+            Bad("gamma2 rank 2", lambda v, kw: dict(v, gamma2=v["gamma2"][None])),
+            Bad(
+                "W_o too wide",
+                lambda v, kw: dict(v, W_o=_grow(v["W_o"], 1)),
+                relational=True,
+            ),
+            Bad(
+                "W1 too wide",
+                lambda v, kw: dict(v, W1=_grow(v["W1"], 1)),
+                relational=True,
+            ),
+            Bad(
+                "int64 elements",
+                lambda v, kw: {k: np.rint(a).astype(np.int64) for k, a in v.items()},
+                valid="integer input is promoted to float64 (CONTRIBUTING, dtypes)",
+            ),
+        ),
+    )
+
+
+_BLOCK_KINDS = dict(
+    x=array("(..., n, d)", (">=", 2), coupled=-1),
+    params=block_params(),
+    n_heads=size(1),
+    mask=mask(),
+    causal=flag(),
+)
+_BLOCK_EXTRA = {"n_heads": (_bad("3 (does not divide)", 3),)}
+_BLOCK_VALID = {("x", "empty axis 0"): EMPTY_BATCH}
+
+
+def _block_backward_args():
+    out, cache_ = transformer.transformer_block_forward(**_block_args())
+    return dict(dout=_ints(out.shape, 5), cache=cache_)
+
+
+CATALOGUE.update(
+    {
+        "lalib.transformer.centering_matrix": Entry(
+            lambda: dict(d=4, dtype=np.float32),
+            dict(d=size(1), dtype=dtype_kind()),
+            {("dtype", "None"): NUMPY_NONE},
+        ),
+        "lalib.transformer.layer_norm_forward": Entry(
+            _ln_args, _LN_KINDS, {("x", "empty axis 0"): EMPTY_BATCH}
+        ),
+        "lalib.transformer.layer_norm": Entry(
+            _ln_args, _LN_KINDS, {("x", "empty axis 0"): EMPTY_BATCH}
+        ),
+        "lalib.transformer.layer_norm_backward": Entry(
+            _ln_backward_args,
+            dict(dout=array("(..., d)", (">=", 1), coupled=-1), cache=cache()),
+        ),
+        "lalib.transformer.feed_forward_forward": Entry(
+            _ffn_args, _FFN_KINDS, {("x", "empty axis 0"): EMPTY_BATCH}
+        ),
+        "lalib.transformer.feed_forward": Entry(
+            _ffn_args, _FFN_KINDS, {("x", "empty axis 0"): EMPTY_BATCH}
+        ),
+        "lalib.transformer.feed_forward_backward": Entry(
+            _ffn_backward_args,
+            dict(dout=array("(..., n, M)", (">=", 2), coupled=-1), cache=cache()),
+        ),
+        "lalib.transformer.init_block_params": Entry(
+            lambda: dict(d=4, n_heads=2, d_ff=6, rng=_gen(), dtype=np.float32),
+            dict(
+                d=size(1),
+                n_heads=size(1),
+                d_ff=size(1),
+                rng=rng_kind(),
+                dtype=dtype_kind(),
+            ),
+            {("dtype", "None"): NUMPY_NONE},
+            _BLOCK_EXTRA,
+        ),
+        "lalib.transformer.transformer_block_forward": Entry(
+            _block_args, _BLOCK_KINDS, _BLOCK_VALID, _BLOCK_EXTRA
+        ),
+        "lalib.transformer.transformer_block": Entry(
+            _block_args, _BLOCK_KINDS, _BLOCK_VALID, _BLOCK_EXTRA
+        ),
+        "lalib.transformer.transformer_block_backward": Entry(
+            _block_backward_args,
+            dict(dout=array("(..., n, d)", (">=", 2), coupled=-1), cache=cache()),
+        ),
+    }
+)
+
+
+# lowrank ---------------------------------------------------------------------------
+
+
+def _lowrank_params():
+    return mlp.init_params([4, 5, 3], _gen())  # layers (4, 5) and (5, 3)
+
+
+def _lowrank_adapters():
+    rng = np.random.default_rng(1)
+    return [
+        (rng.standard_normal((4, 2)), rng.standard_normal((2, 5))),
+        None,
+    ]
+
+
+def _lowrank_lora_args():
+    return dict(
+        x=_ints((3, 4)), W=_ints((4, 3), 1), b=_ints((3,), 2), A=_ints((4, 2), 3),
+        B=_ints((2, 3), 4), alpha=0.5,
+    )  # fmt: skip
+
+
+def _lowrank_backward_args():
+    out, cache_ = lowrank.lora_forward(**_lowrank_lora_args())
+    return dict(dout=_ints(out.shape, 5), cache=cache_)
+
+
+_LOWRANK_RANKS = Kind(
+    "one rank (int) or None per layer",
+    (
+        _bad("None", None),
+        _bad("2", 2),
+        _bad("[]", []),
+        _bad("one short", [2]),
+        _bad("one long", [2, None, None]),
+        _bad("[2.5, None]", [2.5, None]),
+        _bad("[True, None]", [True, None]),
+        _bad("[0, None]", [0, None]),
+        _bad("['2', None]", ["2", None]),
+        _bad("[5, None] (> min(D, M))", [5, None]),
+        _bad("[None, 4] (> min(D, M))", [None, 4]),
+        _bad("[2**70, None]", [HUGE, None], huge=True),
+    ),
+)
+_LOWRANK_ADAPTERS = Kind(
+    "None or an (A, B) pair per layer",
+    (
+        _bad("None", None),
+        _bad("'adapters'", "adapters"),
+        _bad("[]", []),
+        Bad("one short", lambda v, kw: list(v)[:1]),
+        Bad("bare array entry", lambda v, kw: [np.ones((4, 2))] + list(v)[1:]),
+        Bad("triple", lambda v, kw: [tuple(v[0]) + (v[0][1],)] + list(v)[1:]),
+        Bad("A rows", lambda v, kw: [(_grow(v[0][0], 0), v[0][1])] + list(v)[1:]),
+        Bad("B columns", lambda v, kw: [(v[0][0], _grow(v[0][1], 1))] + list(v)[1:]),
+        Bad("r mismatch", lambda v, kw: [(v[0][0], _grow(v[0][1], 0))] + list(v)[1:]),
+        Bad("r too large", lambda v, kw: [(np.ones((4, 5)), np.ones((5, 5))), None]),
+        Bad("rank 0", lambda v, kw: [(np.ones((4, 0)), np.ones((0, 5))), None]),
+        Bad("complex A", lambda v, kw: [(v[0][0] + 1j, v[0][1])] + list(v)[1:]),
+        Bad("None A", lambda v, kw: [(None, v[0][1])] + list(v)[1:]),
+    ),
+)
+_LOWRANK_W = dict(W=array("(D, M)", 2), r=size(1))
+_LOWRANK_R_BIG = {"r": (_bad("min(D, M) + 1", 4),)}
+_LOWRANK_LORA_KINDS = dict(
+    x=array("(N, D)", 2, coupled=1),
+    W=array("(D, M)", 2, coupled=0),
+    b=array("(M,)", 1, coupled=0),
+    A=array("(D, r)", 2, coupled=0),
+    B=array("(r, M)", 2, coupled=1),
+    alpha=real(what="finite real number"),
+)
+_LOWRANK_LORA_VALID = {("x", "empty axis 0"): EMPTY_BATCH}
+_LOWRANK_MLP_KINDS = dict(
+    params=param_list(),
+    adapters=_LOWRANK_ADAPTERS,
+    x=array("(N, D)", 2, coupled=1),
+    labels=labels(),
+    alpha=real(what="finite real number"),
+)
+_LOWRANK_Y_K = (_bad("K", np.array([0, 1, 2, 3, 0, 1])),)
+
+CATALOGUE.update(
+    {
+        "lalib.lowrank.low_rank_factors": Entry(
+            lambda: dict(W=_ints((4, 3)), r=2), _LOWRANK_W, extra=_LOWRANK_R_BIG
+        ),
+        "lalib.lowrank.low_rank_approx": Entry(
+            lambda: dict(W=_ints((4, 3)), r=2), _LOWRANK_W, extra=_LOWRANK_R_BIG
+        ),
+        "lalib.lowrank.eckart_young_errors": Entry(
+            lambda: dict(W=_ints((4, 3))), dict(W=array("(D, M)", 2))
+        ),
+        "lalib.lowrank.compress_params": Entry(
+            lambda: dict(params=_lowrank_params(), ranks=[2, None]),
+            dict(params=param_list(), ranks=_LOWRANK_RANKS),
+        ),
+        "lalib.lowrank.init_lora": Entry(
+            lambda: dict(W=_ints((4, 3)), r=2, rng=_gen()),
+            dict(_LOWRANK_W, rng=rng_kind()),
+            extra=_LOWRANK_R_BIG,
+        ),
+        "lalib.lowrank.lora_forward": Entry(
+            _lowrank_lora_args, _LOWRANK_LORA_KINDS, _LOWRANK_LORA_VALID
+        ),
+        "lalib.lowrank.lora": Entry(
+            _lowrank_lora_args, _LOWRANK_LORA_KINDS, _LOWRANK_LORA_VALID
+        ),
+        "lalib.lowrank.lora_backward": Entry(
+            _lowrank_backward_args,
+            dict(dout=array("(N, M)", 2, coupled=1), cache=cache()),
+        ),
+        "lalib.lowrank.lora_mlp_loss": Entry(
+            lambda: dict(
+                params=_lowrank_params(),
+                adapters=_lowrank_adapters(),
+                x=_ints((6, 4)),
+                labels=_y(),
+                alpha=0.5,
+            ),
+            _LOWRANK_MLP_KINDS,
+            extra={"labels": _LOWRANK_Y_K},
+        ),
+        "lalib.lowrank.merge_lora": Entry(
+            lambda: dict(
+                params=_lowrank_params(), adapters=_lowrank_adapters(), alpha=0.5
+            ),
+            dict(
+                params=param_list(),
+                adapters=_LOWRANK_ADAPTERS,
+                alpha=real(what="finite real number"),
+            ),
+        ),
+        "lalib.lowrank.train_lora": Entry(
+            lambda: dict(
+                params=_lowrank_params(),
+                adapters=_lowrank_adapters(),
+                X=_ints((6, 4)),
+                y=_y(),
+                epochs=2,
+                batch_size=4,
+                lr=0.01,
+                rng=_gen(),
+                alpha=0.5,
+                X_test=_ints((4, 4), 1),
+                y_test=_y(4, 1),
+            ),
+            dict(
+                params=param_list(),
+                adapters=_LOWRANK_ADAPTERS,
+                X=array("(N, D)", 2, coupled=1, finite=True),
+                y=labels(),
+                epochs=size(1),
+                batch_size=size(1),
+                lr=positive_finite(),
+                rng=rng_kind(),
+                alpha=real(what="finite real number"),
+                X_test=array("(N_test, D)", 2, coupled=1, finite=True),
+                y_test=labels("(N_test,)"),
+            ),
+            {
+                ("epochs", "2**70"): NOT_RUN + "it would train for 2**70 epochs",
+                (
+                    "batch_size",
+                    "2**70",
+                ): "a batch larger than N is one batch of all rows",
+            },
+            extra={
+                "y": _LOWRANK_Y_K,
+                "y_test": (_bad("K", np.array([0, 1, 3, 0])),),
+            },
+            mutates=("adapters",),
         ),
     }
 )

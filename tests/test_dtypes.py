@@ -37,9 +37,15 @@ MODULES = (
     "engine.attention",
     "engine.winograd",
     "engine.fft",
+    "fourier",
+    "backprop",
+    "positions",
+    "transformer",
+    "lowrank",
 )
 
 NOT_KERNELS = {
+    "fourier.dft_matrix": "builds the complex DFT matrix from an integer",
     "conv.output_size": "integer arithmetic on sizes",
     "conv.receptive_field": "integer arithmetic on sizes",
     "attention.causal_mask": "builds a boolean mask from two integers",
@@ -58,6 +64,10 @@ NOT_KERNELS = {
     "gradcheck.check_gradients": (
         "finite differences are float64 on purpose (a test tool)"
     ),
+    "backprop.chain_cost": "integer arithmetic on sizes (a Python int)",
+    "backprop.matrix_chain_order": "integer arithmetic on sizes (a Python int)",
+    "positions.rope_frequencies": "float64 frequencies built from two numbers",
+    "positions.rope_matrix": "a float64 rotation built from three numbers",
 }
 
 
@@ -326,6 +336,25 @@ def _decomp(rng):
     }
 
 
+def _fourier(rng):
+    from lalib import fourier
+
+    c, x = f32(rng, 3), f32(rng, 8)
+    w, img = f32(rng, 2, 3), f32(rng, 5, 6)
+    # complex results: their real and imaginary parts are float32 or float64
+    ev = fourier.circulant_eigenvalues(c, 8)
+    ev2 = fourier.circulant2d_eigenvalues(w, (5, 6))
+    return {
+        "fourier.circulant": fourier.circulant(c, 8),
+        "fourier.circular_convolve": fourier.circular_convolve(c, x),
+        "fourier.circulant_eigenvalues": (ev.real, ev.imag),
+        "fourier.circulant2d": fourier.circulant2d(w, (5, 6)),
+        "fourier.circular_conv2d": fourier.circular_conv2d(img, w),
+        "fourier.circulant2d_eigenvalues": (ev2.real, ev2.imag),
+        "fourier.embed_toeplitz": fourier.embed_toeplitz(w, (5, 6), padding=1),
+    }
+
+
 def _data(rng):
     from lalib import data
 
@@ -337,7 +366,115 @@ def _data(rng):
     }
 
 
+def _backprop(rng):
+    from lalib import backprop as bp
+
+    x, W, p = f32(rng, 3, 4), f32(rng, 4, 2), np.array([0.25, 0.75], dtype=F32)
+    jacobians = [f32(rng, 3, 4), f32(rng, 2, 3)]
+    values = {k: f32(rng, 2) for k in "xyzw"}  # the constant 2.0 must not promote
+    out, cache = bp.graph_forward(bp.CIRCUIT, values)
+    return {
+        "backprop.linear_jacobian": bp.linear_jacobian(x, W),
+        "backprop.relu_jacobian": bp.relu_jacobian(x),
+        "backprop.softmax_jacobian": bp.softmax_jacobian(p),
+        "backprop.vjp_chain": bp.vjp_chain(jacobians, f32(rng, 2)),
+        "backprop.jvp_chain": bp.jvp_chain(jacobians, f32(rng, 4)),
+        "backprop.chain_product": bp.chain_product(jacobians[::-1], "right"),
+        "backprop.graph_forward": (out, cache),
+        "backprop.graph_backward": bp.graph_backward(np.ones(2), cache),
+    }
+
+
+def _positions(rng):
+    from lalib import positions as pos
+
+    x = f32(rng, 2, 5, 4)
+    where = np.array([0.0, 1.0, 3.0, 4.0, 9.0])  # float64 positions must not promote
+    out, cache = pos.rope_forward(x, where)
+    W_q, W_k, W_v, W_o = f32(rng, 4, 8), f32(rng, 4, 8), f32(rng, 4, 6), f32(rng, 6, 3)
+    att_out, att_cache = pos.rope_attention_forward(
+        x, W_q, W_k, W_v, W_o, 2, positions=where, causal=True
+    )
+    return {
+        "positions.sinusoidal_encoding": pos.sinusoidal_encoding(6, 4, dtype=F32),
+        "positions.rope_forward": (out, cache),
+        "positions.rope_backward": pos.rope_backward(f32(rng, *out.shape), cache),
+        "positions.rope": pos.rope(x),
+        "positions.rope_attention_forward": (att_out, att_cache),
+        "positions.rope_attention_backward": pos.rope_attention_backward(
+            f32(rng, *att_out.shape), att_cache
+        ),
+        "positions.rope_attention": pos.rope_attention(x, W_q, W_k, W_v, W_o, 2),
+    }
+
+
+def _transformer(rng):
+    from lalib import transformer as tr
+
+    x, gamma, beta = f32(rng, 2, 3, 4), f32(rng, 4), f32(rng, 4)
+    ln_out, ln_cache = tr.layer_norm_forward(x, gamma, beta)
+    W1, b1, W2 = f32(rng, 4, 6), np.zeros(6), f32(rng, 6, 4)  # a float64 bias
+    ffn_out, ffn_cache = tr.feed_forward_forward(x, W1, b1, W2, f32(rng, 4))
+    params = tr.init_block_params(4, 2, 6, rng, dtype=F32)
+    out, cache = tr.transformer_block_forward(x, params, 2, causal=True)
+    return {
+        "transformer.centering_matrix": tr.centering_matrix(4, F32),
+        "transformer.layer_norm_forward": (ln_out, ln_cache),
+        # a float64 dout must not promote the float32 backward passes
+        "transformer.layer_norm_backward": tr.layer_norm_backward(
+            np.ones(ln_out.shape), ln_cache
+        ),
+        "transformer.layer_norm": tr.layer_norm(x, gamma, beta),
+        "transformer.feed_forward_forward": (ffn_out, ffn_cache),
+        "transformer.feed_forward_backward": tr.feed_forward_backward(
+            np.ones(ffn_out.shape), ffn_cache
+        ),
+        "transformer.feed_forward": tr.feed_forward(x, W1, b1, W2, f32(rng, 4)),
+        "transformer.init_block_params": params,
+        "transformer.transformer_block_forward": (out, cache),
+        "transformer.transformer_block_backward": tr.transformer_block_backward(
+            np.ones(out.shape), cache
+        ),
+        "transformer.transformer_block": tr.transformer_block(x, params, 2),
+    }
+
+
+def _lowrank(rng):
+    from lalib import lowrank, mlp
+
+    W, x, b = f32(rng, 6, 5), f32(rng, 3, 6), f32(rng, 5)
+    A, B = lowrank.init_lora(W, 2, rng)
+    B += f32(rng, 2, 5)
+    params = mlp.init_params((6, 5, 3), rng, dtype=F32)
+    adapters = [lowrank.init_lora(params[0], 2, rng), None]
+    X, y = f32(rng, 8, 6), rng.integers(0, 3, size=8)
+    outs = {}
+    for N in (3, 40):  # both evaluation orders of lora_forward
+        xN = f32(rng, N, 6)
+        out, cache = lowrank.lora_forward(xN, W, b, A, B, 0.5)
+        outs[N] = (out, cache, lowrank.lora_backward(f32(rng, N, 5), cache))
+    history = lowrank.train_lora(
+        params, adapters, X, y, epochs=1, batch_size=4, lr=0.1, rng=rng
+    )
+    return {
+        "lowrank.low_rank_factors": lowrank.low_rank_factors(W, 2),
+        "lowrank.low_rank_approx": lowrank.low_rank_approx(W, 2),
+        "lowrank.eckart_young_errors": lowrank.eckart_young_errors(W),
+        "lowrank.compress_params": lowrank.compress_params(params, [2, None])[0],
+        "lowrank.init_lora": (A, B),
+        "lowrank.lora_forward": (outs[3][:2], outs[40][:2]),
+        "lowrank.lora_backward": (outs[3][2], outs[40][2]),
+        "lowrank.lora": lowrank.lora(x, W, b, A, B),
+        "lowrank.lora_mlp_loss": lowrank.lora_mlp_loss(params, adapters, X, y),
+        "lowrank.merge_lora": lowrank.merge_lora(params, adapters),
+        # the adapters are updated in place and must stay float32 (the history is a
+        # record of Python floats, as for mlp.train)
+        "lowrank.train_lora": adapters if history["loss"].size else None,
+    }
+
+
 BUILDERS = (
+    _fourier,
     _linear,
     _linear_layer,
     _activations,
@@ -351,8 +488,13 @@ BUILDERS = (
     _engine_conv,
     _engine_algorithms,
     _engine_attention,
+    _backprop,
+    _positions,
+    _transformer,
+    _lowrank,
 )
 CASE_MODULE = {
+    "_fourier": "fourier",
     "_linear": "linear",
     "_linear_layer": "linear",
     "_activations": "activations",
@@ -366,9 +508,22 @@ CASE_MODULE = {
     "_engine_conv": "engine.conv",
     "_engine_algorithms": "engine",
     "_engine_attention": "engine.attention",
+    "_backprop": "backprop",
+    "_positions": "positions",
+    "_transformer": "transformer",
+    "_lowrank": "lowrank",
 }
 # Which function names each builder produces, so a case can be parametrised by name.
 CASES = {
+    "fourier": [
+        "circulant",
+        "circular_convolve",
+        "circulant_eigenvalues",
+        "circulant2d",
+        "circular_conv2d",
+        "circulant2d_eigenvalues",
+        "embed_toeplitz",
+    ],
     "linear": ["linear_forward", "linear_backward", "linear"],
     "linear_layer": ["LinearLayer"],
     "activations": [
@@ -435,6 +590,51 @@ CASES = {
         "attention_forward",
         "scaled_dot_product_attention",
         "attention_blockwise",
+    ],
+    "backprop": [
+        "linear_jacobian",
+        "relu_jacobian",
+        "softmax_jacobian",
+        "vjp_chain",
+        "jvp_chain",
+        "chain_product",
+        "graph_forward",
+        "graph_backward",
+    ],
+    "positions": [
+        "sinusoidal_encoding",
+        "rope_forward",
+        "rope_backward",
+        "rope",
+        "rope_attention_forward",
+        "rope_attention_backward",
+        "rope_attention",
+    ],
+    "transformer": [
+        "centering_matrix",
+        "layer_norm_forward",
+        "layer_norm_backward",
+        "layer_norm",
+        "feed_forward_forward",
+        "feed_forward_backward",
+        "feed_forward",
+        "init_block_params",
+        "transformer_block_forward",
+        "transformer_block_backward",
+        "transformer_block",
+    ],
+    "lowrank": [
+        "low_rank_factors",
+        "low_rank_approx",
+        "eckart_young_errors",
+        "compress_params",
+        "init_lora",
+        "lora_forward",
+        "lora_backward",
+        "lora",
+        "lora_mlp_loss",
+        "merge_lora",
+        "train_lora",
     ],
 }
 PARAMS = [

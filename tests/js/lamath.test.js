@@ -204,6 +204,44 @@ describe("eigen-decomposition, descent, covariance", () => {
   });
 });
 
+describe("rotary positions", () => {
+  test("ropeFrequencies equals lalib.positions.rope_frequencies", () => {
+    for (const [k, c] of load("ropeFrequencies").entries()) {
+      // base ** (-2i / d) in [0, 1]: pow may differ by an ulp between V8 and NumPy
+      assertClose(lm.ropeFrequencies(c.d, c.base), c.expected, near(1), `ropeFrequencies case ${k} (d ${c.d}, base ${c.base})`);
+    }
+    assert.throws(() => lm.ropeFrequencies(8, 0), /base must be positive, got 0/);
+  });
+  test("ropeRotate equals lalib.positions.rope on one row, and rope_matrix(position) @ x", () => {
+    const cases = load("ropeRotate");
+    assert.ok(cases.some((c) => c.position === 0) && cases.some((c) => c.position >= 31));
+    for (const [k, c] of cases.entries()) {
+      const got = lm.ropeRotate(c.x, c.position, c.base);
+      const where = `ropeRotate case ${k} (d ${c.x.length}, position ${c.position}, base ${c.base})`;
+      // the angle position * theta carries theta's ulp times the position (<= 100 here)
+      assertClose(got, c.expected, near(100 * c.scale), where);
+      assertClose(got, c.byMatrix, near(100 * c.scale), `${where} by matrix`);
+      if (c.position === 0) assertClose(got, c.x, EXACT, `${where}: position 0 is the identity`);
+      // a rotation keeps every pair's length
+      for (let i = 0; i < got.length; i += 2) {
+        assertClose(Math.hypot(got[i], got[i + 1]), Math.hypot(c.x[i], c.x[i + 1]), near(c.scale), `${where} |pair ${i / 2}|`);
+      }
+    }
+  });
+  test("ropePairScores equals (rope_matrix(m) q) . (rope_matrix(n) k), pair by pair", () => {
+    for (const [k, c] of load("ropePairScores").entries()) {
+      const got = lm.ropePairScores(c.q, c.k, c.m, c.n, c.base);
+      const where = `ropePairScores case ${k} (m ${c.m}, n ${c.n}, base ${c.base})`;
+      assertClose(got.terms, c.expected.terms, near(100 * c.scale), `${where} terms`);
+      assertClose(got.score, c.expected.score, near(100 * c.scale), `${where} score`);
+      // the score depends on n - m alone: shifting both positions keeps it
+      const shifted = lm.ropePairScores(c.q, c.k, c.m + 5, c.n + 5, c.base);
+      assertClose(shifted.terms, got.terms, near(100 * c.scale), `${where} shifted by 5`);
+    }
+    assert.throws(() => lm.ropePairScores([1, 0], [1, 0, 0, 0], 0, 0), /\(2,\).*\(4,\)/);
+  });
+});
+
 describe("bad input", () => {
   test("what lalib refuses, lamath refuses with an Error naming the shapes", () => {
     for (const c of load("errors")) {

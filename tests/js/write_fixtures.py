@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lalib import activations, attention, conv, decomp, linear, optim
+from lalib import activations, attention, conv, decomp, linear, optim, positions
 from lalib.display.explorable import JS_DIR, bundle
 
 SEED = 20261129
@@ -509,6 +509,66 @@ def covariance_cases(rng):
     return cases
 
 
+# ------------------------------------------------------------------ rotary positions
+
+
+def rope_frequencies_cases(rng):
+    return [
+        {"d": d, "base": base, "expected": positions.rope_frequencies(d, base)}
+        for d in (2, 4, 8, 16)
+        for base in (10000.0, 100.0, 10.0)
+    ]
+
+
+def rope_rotate_cases(rng):
+    """One vector at one position: `rope` on a single row, and the same by the
+    block-diagonal `rope_matrix` (the two must agree)."""
+    cases = []
+    for d in (2, 4, 8, 16):
+        for position in (0, 1, 7, 31, 100):
+            for base in (10000.0, 100.0):
+                x = rng.standard_normal(d) * rng.choice([1e-3, 1.0, 1e3])
+                out = positions.rope(x[None], np.array([position]), base)[0]  # (d,)
+                by_matrix = positions.rope_matrix(position, d, base) @ x
+                assert np.allclose(out, by_matrix, rtol=1e-12, atol=1e-12 * _scale(x))
+                cases.append(
+                    {
+                        "x": x,
+                        "position": position,
+                        "base": base,
+                        "expected": out,
+                        "byMatrix": by_matrix,
+                        "scale": _scale(x),
+                    }
+                )
+    return cases
+
+
+def rope_pair_scores_cases(rng):
+    """(R(m) q) . (R(n) k) pair by pair, with `rope_matrix`: the terms and their sum."""
+    cases = []
+    for d in (4, 8):
+        for m, n in [(0, 0), (3, 7), (10, 14), (31, 0), (0, 31), (12, 12)]:
+            for base in (10000.0, 100.0):
+                q, k = rng.standard_normal(d), rng.standard_normal(d)
+                qm = positions.rope_matrix(m, d, base) @ q  # (d,)
+                kn = positions.rope_matrix(n, d, base) @ k
+                terms = (qm * kn).reshape(d // 2, 2).sum(axis=1)  # (d/2,)
+                cases.append(
+                    {
+                        "q": q,
+                        "k": k,
+                        "m": m,
+                        "n": n,
+                        "base": base,
+                        "expected": {"terms": terms, "score": float(qm @ kn)},
+                        # each rotated term mixes the pair's coordinates
+                        "scale": float(np.abs(q).sum() * np.abs(k).sum()),
+                    }
+                )
+    return cases
+
+
 # ------------------------------------------------------------------------ errors
 
 
@@ -595,6 +655,12 @@ def error_cases(rng):
             ),
         },
         {
+            "fn": "ropeFrequencies",
+            "args": [7],
+            "names": ["7"],
+            "lalib": _refused(lambda: positions.rope_frequencies(7)),
+        },
+        {
             "fn": "covariance",
             "args": [np.ones((1, 2))],
             "names": ["1"],
@@ -623,6 +689,9 @@ FIXTURES = {
     "quadratic": quadratic_cases,
     "gdQuadratic": gd_cases,
     "covariance": covariance_cases,
+    "ropeFrequencies": rope_frequencies_cases,
+    "ropeRotate": rope_rotate_cases,
+    "ropePairScores": rope_pair_scores_cases,
     "errors": error_cases,
 }
 

@@ -300,3 +300,42 @@ export function covariance(X) {
   const C = matmul(transpose(Xc), Xc).map((r) => r.map((v) => v / (N - 1)));
   return { C: C.map((r, i) => r.map((v, j) => (v + C[j][i]) / 2)), mean };
 }
+
+/** RoPE's angular frequencies theta_i = base^(-2i/d), i < d/2 (lalib.positions.rope_frequencies). */
+export function ropeFrequencies(d, base = 10000) {
+  if (!Number.isInteger(d) || d < 2 || d % 2 !== 0) {
+    throw new Error(`ropeFrequencies: d must be a positive even integer (pairs of coordinates), got ${d}`);
+  }
+  if (!(base > 0)) throw new Error(`ropeFrequencies: base must be positive, got ${base}`);
+  return Array.from({ length: d / 2 }, (_, i) => base ** ((-2 * i) / d));
+}
+
+/**
+ * R(position) x for one vector x (d,): each pair (x[2i], x[2i+1]) turned by
+ * position * theta_i, [[cos, -sin], [sin, cos]] on the column (x[2i], x[2i+1])
+ * (lalib.positions.rope on one row; rope_matrix(position, d) @ x).
+ */
+export function ropeRotate(x, position, base = 10000) {
+  const theta = ropeFrequencies(x.length, base);
+  const out = new Array(x.length);
+  theta.forEach((t, i) => {
+    const [c, sn] = [Math.cos(position * t), Math.sin(position * t)];
+    const [a, b] = [x[2 * i], x[2 * i + 1]];
+    out[2 * i] = c * a - sn * b;
+    out[2 * i + 1] = sn * a + c * b;
+  });
+  return out;
+}
+
+/**
+ * The score (R(m) q) . (R(n) k) pair by pair: terms[i] is the dot product of the two
+ * rotated pairs i, and score their sum. Only n - m matters: R(m)^T R(n) = R(n - m).
+ */
+export function ropePairScores(q, k, m, n, base = 10000) {
+  if (q.length !== k.length) {
+    throw new Error(`ropePairScores: q is (${q.length},) and k is (${k.length},); they must have the same length`);
+  }
+  const [qm, kn] = [ropeRotate(q, m, base), ropeRotate(k, n, base)];
+  const terms = Array.from({ length: q.length / 2 }, (_, i) => qm[2 * i] * kn[2 * i] + qm[2 * i + 1] * kn[2 * i + 1]);
+  return { terms, score: terms.reduce((a, b) => a + b, 0) };
+}
