@@ -14,7 +14,10 @@ menu and waits for the kernel to finish. Then, on the chapter's ``PlaneExplorer`
 
 Then Python sets traits and the figures follow: ``plane.W`` set in a new cell shows in
 the plane's W table, and a ``GDExplorer`` built in another cell gets new preset buttons
-and a wider view when its ``presets`` and ``lim`` are set from Python.
+and a wider view when its ``presets`` and ``lim`` are set from Python. Last, chapter
+9's ``RopeExplorer`` built in a new cell: one right-arrow press on its "Key position n"
+slider reaches Python's ``rope.n``, and ``rope.m`` set from Python moves the "Query
+position m" slider and shows Python's ``rope.score()``.
 The kernel is checked to be the tests' own Python (``.venv`` under ``make lab``) with
 this checkout's lalib. No request may leave 127.0.0.1. A failure says what the page
 showed: cell prompts, error outputs, a screenshot path and the server log's tail.
@@ -355,6 +358,39 @@ def test_explorable_syncs_with_the_kernel(notebook):
         # x0 = (2, 2) in a view of half-width 6 around 0: 360 * (0.5 + 2 / 12) = 240
         if start is None or not re.fullmatch(r"translate\(240 120\)", start):
             nb.fail(f"gd.lim = 6: start drawn at {start!r}, not translate(240 120)")
+        # Chapter 9's RoPE explorer, both ways: the reader's arrow key reaches
+        # Python's n, and m set from Python moves the slider and the score.
+        nb.run_new_cell(
+            "from lalib.display.rope import RopeExplorer\n"
+            "rope = RopeExplorer(m=3, n=7)\n"
+            "rope"
+        )
+        rope = page.locator(".la-explorable.la-rope").last
+        n_slider = rope.get_by_label("Key position n", exact=True)
+        n_slider.wait_for(timeout=10_000)
+        n_slider.focus()
+        if not n_slider.evaluate("el => el === document.activeElement"):
+            nb.fail("the 'Key position n' slider did not take the keyboard focus")
+        page.keyboard.press("ArrowRight")
+        n_py = nb.run_json("print(json.dumps(int(rope.n)))")
+        if n_py != 8:
+            shown = n_slider.input_value()
+            nb.fail(
+                f"one right-arrow press on n (7): the slider shows {shown}, "
+                f"Python's rope.n is {n_py}"
+            )
+        score = nb.run_json("rope.m = 10\nprint(json.dumps(rope.score()))")
+        m_slider = rope.get_by_label("Query position m", exact=True)
+        try:
+            page.wait_for_function(
+                "el => el.value === '10'", arg=m_slider.element_handle(), timeout=10_000
+            )
+        except playwright_api.TimeoutError:
+            shown = m_slider.input_value()
+            nb.fail(f"rope.m = 10 from Python; the slider shows {shown}")
+        shown = rope.locator(".la-rope-score").inner_text()
+        if abs(float(shown.replace("\u2212", "-")) - score) > 1.5e-3:  # 3 decimals
+            nb.fail(f"rope.m = 10: the figure's score is {shown}, Python's {score}")
         if nb.log.external:
             nb.fail(f"requests left 127.0.0.1: {nb.log.external[:5]}")
         # For people to look at: the explorable as the test left it.

@@ -360,6 +360,13 @@ export function root(el, { label, className = "" }) {
     "aria-label": label,
     "data-lm-suppress-shortcuts": "true",
   });
+  // A key pressed without a modifier inside a figure belongs to the control that has
+  // the focus. JupyterLab's own keyboard handling on the document would otherwise
+  // take it (an arrow key on a range input, a digit typed into a weight), so it stops
+  // here; Escape and shortcuts with Ctrl, Alt or Cmd still reach the page.
+  fig.addEventListener("keydown", (e) => {
+    if (!(e.ctrlKey || e.metaKey || e.altKey) && e.key !== "Escape") e.stopPropagation();
+  });
   el.replaceChildren(fig);
   return fig;
 }
