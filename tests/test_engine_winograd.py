@@ -180,3 +180,36 @@ def test_backward_checks_its_arguments(rng):
         winograd.conv2d_backward(out[..., :5], cache)
     with pytest.raises(ValueError, match="cache must come from lalib.engine.winograd"):
         winograd.conv2d_backward(out, conv.conv2d_forward(x, w, b, 1, 1)[1])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("tile", [2, 4])
+def test_scratch_left_by_an_earlier_call_does_not_leak(dtype, tile, rng):
+    # The scratch buffers are kept between calls: a call on NaN data of another shape
+    # must leave nothing that a later call reads (the zero border is rewritten).
+    cases = [
+        ((3, 4, 17, 13), (2, 4, 9, 7), 1),
+        ((1, 4, 30, 30), (3, 4, 8, 8), (0, 2)),
+        ((2, 4, 12, 12), (2, 4, 12, 12), 2),
+    ]
+    for bad_shape, shape, padding in cases:
+        x_bad = np.full(bad_shape, np.nan, dtype)
+        out_bad, cache_bad = winograd.conv2d_forward(
+            x_bad, np.ones((5, bad_shape[1], 3, 3), dtype), None, 1, 1, tile=tile
+        )
+        winograd.conv2d_backward(np.full(out_bad.shape, np.nan, dtype), cache_bad)
+        x = rng.standard_normal(shape).astype(dtype)
+        w = rng.standard_normal((5, shape[1], 3, 3)).astype(dtype)
+        out, cache = winograd.conv2d_forward(x, w, None, 1, padding, tile=tile)
+        x64, w64 = x.astype(np.float64), w.astype(np.float64)
+        np.testing.assert_allclose(
+            out, conv.conv2d_naive(x64, w64, None, 1, padding), atol=1e-4
+        )
+        dout = rng.standard_normal(out.shape).astype(dtype)
+        grads = winograd.conv2d_backward(dout, cache)
+        _, cache64 = conv.conv2d_forward(x64, w64, None, 1, padding)
+        expected = conv.conv2d_backward(dout.astype(np.float64), cache64)
+        for got, want in zip(grads, expected):
+            assert got.dtype == dtype
+            scale = max(1.0, np.abs(want).max())
+            np.testing.assert_allclose(got, want, atol=1e-3 * scale)

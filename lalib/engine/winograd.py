@@ -27,12 +27,12 @@ correlation.
 
 How the layer computes it, for a batch of N images, C channels and F filters: the
 image is cut into overlapping r x r tiles (stride m), the filters are transformed once
-(``U = G g G^T``, one (r^2, F, C) array), each tile of each channel is transformed
-(``V = B^T d B``, an (r^2, C, tiles) array), and the element-wise products summed over
+(``U = G g G^T``, one (r^2, C, F) array), each tile of each channel is transformed
+(``V = B^T d B``, an (r^2, tiles, C) array), and the element-wise products summed over
 the channels become, for each of the r^2 positions of a transformed tile, one matrix
 product
 
-    M[p] = U[p] @ V[p]        # (F, C) @ (C, tiles) -> (F, tiles), p = 0..r^2-1
+    M[p] = V[p] @ U[p]        # (tiles, C) @ (C, F) -> (tiles, F), p = 0..r^2-1
 
 (one ``np.matmul`` over a leading axis of 16 or 36). The output transform
 ``A^T M A`` gives the m x m outputs of each tile. The two transforms are themselves
@@ -40,11 +40,25 @@ matrix products with Kronecker matrices, ``vec(B^T d B) = (B^T kron B^T) vec(d)`
 and everything is done a block of tiles at a time so that the block stays in the CPU
 cache.
 
+Where the time goes. On one core the three matrix products (the two transforms and
+the channel sums) take about two thirds of it, the copies (padding the images,
+cutting out the tiles, putting the output tiles in place) the rest; with two cores
+the products share them but NumPy's copies run on one, and take about 40 %. The
+tiles overlap, so they hold ``(r / m)^2`` times as many values as the images (2.25
+for F(4x4, 3x3)). They are copied channel last, ``d[u, v, tile, c]``, so that the
+copy moves runs of C values instead of runs of one tile row's few tiles; the
+(tiles, C) @ (C, F) products then need no transposed operand. The transforms stay
+dense Kronecker products: applying ``B^T`` on each side separately does three times
+fewer multiplications but, as two products with an inner dimension of only 6, was no
+faster on the machine measured, and neither was skipping the zeros of
+``B^T kron B^T``: these products appear limited by moving the tiles through memory,
+not by the multiplications.
+
 Backward pass: the input gradient is the same algorithm on the flipped filters with
 input and output channels exchanged, ``w[f, c, u, v] -> w[c, f, 2 - u, 2 - v]``, and
 padding ``2 - p``; the weight gradient has its own transform,
 ``dg = G^T [(A dY A^T) * (B^T d B)] G``, again one batched matrix product
-``dU[p] = dM[p] @ V[p]^T`` summed over the tiles.
+``dU[p] = V[p]^T @ dM[p]`` summed over the tiles.
 
 Accuracy. The transforms of F(4x4, 3x3) hold entries up to 8 (A) and 5 (B) and
 fractions like 1/24 (G), so in float32 it loses about a decimal digit more than
@@ -75,6 +89,7 @@ direct convolution.
 """
 
 import math
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -90,9 +105,17 @@ __all__ = [
 ]
 
 #: Target size, in bytes, of the transformed tiles of one block (the larger of the
-#: input and output sides): small enough to stay in the CPU cache between the
-#: transform and the batched product.
-TILE_BLOCK_BYTES = 2 * 2**20
+#: input and output sides): small enough to stay in the CPU's caches between the
+#: copies and the products, large enough that each batched product keeps two cores
+#: busy (on the machine measured, with two BLAS threads and 64 or 128 channels,
+#: 4 MiB was faster than 2 MiB).
+TILE_BLOCK_BYTES = 4 * 2**20
+
+# Largest scratch buffer, in bytes, that a thread keeps between calls; larger ones
+# (the padded copy of a very large image) are allocated for the call and freed after.
+_SCRATCH_KEEP_BYTES = 32 * 2**20
+
+_scratch = threading.local()  # per-thread scratch buffers
 
 _F2 = (
     # A^T (2 x 4)
@@ -177,6 +200,24 @@ def _take(buf, shape):
     return buf[: math.prod(shape)].reshape(shape)
 
 
+def _workspace(name, size, dtype):
+    """A flat scratch array of at least `size` entries, kept between calls (per thread).
+
+    The first write to each page of fresh memory costs a page fault, so each thread
+    keeps one buffer per `name` and dtype, grown when a larger one is needed, up to
+    `_SCRATCH_KEEP_BYTES`; larger ones are allocated for the call. Callers must not
+    return views of it.
+    """
+    dtype = np.dtype(dtype)
+    if size * dtype.itemsize > _SCRATCH_KEEP_BYTES:
+        return np.empty(size, dtype=dtype)  # too big to keep around
+    bufs = _scratch.__dict__.setdefault("bufs", {})
+    key = (name, dtype)
+    if key not in bufs or bufs[key].size < size:
+        bufs[key] = np.empty(size, dtype=dtype)
+    return bufs[key]
+
+
 def _kron_matrices(m, dtype):
     """The 2-D transforms as matrices on flattened tiles, in `dtype`:
     ``vec(A^T Y A) = KA @ vec(Y)``, ``vec(G g G^T) = KG @ vec(g)``,
@@ -225,14 +266,40 @@ def _plan(N, C, F, Ho, Wo, m, itemsize):
     return th, tw, 1, list(zip(edges[:-1], edges[1:]))
 
 
-def _tiles(xp, m, t0, t1, tw):
-    """View (g, C, t1 - t0, tw, r, r) of the r x r tiles of tile rows t0..t1-1 of the
-    padded images `xp` (g, C, Hp, Wp): tile (i, j) starts at pixel (i m, j m)."""
-    r, s = m + 2, xp.strides
+def _planes(name, shape, dtype, inner):
+    """Scratch (g, C, rows, cols), zero outside the (row, col) slices `inner` (which
+    the caller fills), with channel planes that do not start a multiple of 1 KiB
+    apart.
+
+    The tiles are copied channel last, so each copy loop reads one value from each of
+    C planes. Planes a multiple of 4 KiB apart (32 x 32 float32 values) share the
+    same few sets of the CPU cache and evict each other; one spare cache line (64
+    bytes) at the end of each plane spreads them over all the sets.
+    """
+    g, C, rows, cols = shape
+    dtype = np.dtype(dtype)
+    plane = rows * cols
+    if plane * dtype.itemsize % 1024 == 0:
+        plane += max(1, 64 // dtype.itemsize)
+    flat = _take(_workspace(name, g * C * plane, dtype), (g, C, plane))
+    buf = flat[:, :, : rows * cols].reshape(shape)
+    (r0, r1, _), (c0, c1, _) = (s.indices(n) for s, n in zip(inner, (rows, cols)))
+    buf[:, :, :r0] = 0  # the border: rows above and below, columns left and right
+    buf[:, :, r1:] = 0
+    buf[:, :, r0:r1, :c0] = 0
+    buf[:, :, r0:r1, c1:] = 0
+    return buf
+
+
+def _tiles(xp, m, s, t0, t1, tw):
+    """View (s, s, g, t1 - t0, tw, C) of the s x s tiles, channel last, of tile rows
+    t0..t1-1 of the padded images `xp` (g, C, Hp, Wp): tile (i, j) starts at pixel
+    (i m, j m), ``view[u, v, n, i, j, c] = xp[n, c, (t0 + i) m + u, j m + v]``."""
+    st = xp.strides
     return as_strided(
         xp[:, :, t0 * m :],
-        shape=xp.shape[:2] + (t1 - t0, tw, r, r),
-        strides=(s[0], s[1], m * s[2], m * s[3], s[2], s[3]),
+        shape=(s, s, xp.shape[0], t1 - t0, tw, xp.shape[1]),
+        strides=(st[2], st[3], st[0], m * st[2], m * st[3], st[1]),
         writeable=False,
     )
 
@@ -242,6 +309,11 @@ def _winograd(x, w, padding, m, b=None, dw_of=None):
 
     With ``dw_of = dout`` (N, F, H', W') it returns instead the weight gradient
     ``dw`` (F, C, 3, 3) of that convolution, by the transposed transforms.
+
+    The tiles of a block are laid out position first and channel last, ``d[u, v,
+    tile, c]``: cutting them out copies runs of C values (rather than runs of the
+    few tiles of a tile row), and the channel sums are one (tiles, C) @ (C, F)
+    product per position.
     """
     (N, C, H, W), F = x.shape, w.shape[0]
     (ph, pw), r = padding, m + 2
@@ -251,18 +323,28 @@ def _winograd(x, w, padding, m, b=None, dw_of=None):
     th, tw, g, bands = _plan(N, C, F, Ho, Wo, m, dtype.itemsize)
     most = g * max(t1 - t0 for t0, t1 in bands) * tw  # tiles in the largest block
     # The padded images: the zero padding, then zeros up to whole tiles.
-    xp = np.zeros((g, C, th * m + 2, tw * m + 2), dtype=dtype)
-    d_buf = np.empty(r * r * C * most, dtype=dtype)  # tiles, then B^T d B
-    v_buf = np.empty(r * r * C * most, dtype=dtype)
-    m_buf = np.empty(r * r * F * most, dtype=dtype)  # products (or their gradient)
-    y_buf = np.empty(m * m * F * most, dtype=dtype)  # output tiles (or dout's)
+    inner = (slice(ph, ph + H), slice(pw, pw + W))  # where the images go
+    xp = _planes("xp", (g, C, th * m + 2, tw * m + 2), dtype, inner)
+    # Two block buffers used in turn, to keep less scratch memory: the tiles d in the
+    # first, B^T d B (V) in the second, then the products M (or their gradient) in
+    # the first, the tiles being no longer needed, and the output tiles Y in the
+    # second (the weight gradient, which still needs V, puts dout's tiles in a third).
+    size = r * r * most * max(C, F)
+    d_buf, v_buf = _workspace("d", size, dtype), _workspace("v", size, dtype)
+    m_buf, y_buf = d_buf, v_buf
+    if dw_of is not None:
+        y_buf = _workspace("y", m * m * most * F, dtype)
     if dw_of is None:
-        U = (KG @ w.reshape(F * C, 9).T).reshape(r * r, F, C)  # G g G^T per position
+        # G g G^T per position, filters last: (r^2, 9) @ (9, C*F) -> (r^2, C, F)
+        U = (KG @ w.reshape(F, C, 9).transpose(2, 1, 0).reshape(9, C * F)).reshape(
+            r * r, C, F
+        )
         out = np.empty((N, F, Ho, Wo), dtype=dtype)
     else:
-        dU = np.zeros((r * r, F, C), dtype=dtype)
+        dU = np.zeros((r * r, C, F), dtype=dtype)  # the gradient of U, as U is laid out
+        dUb = np.empty_like(dU)  # one block's share of it
         # dout on whole tiles, zero past the output's edge
-        dyp = np.zeros((g, F, th * m, tw * m), dtype=dtype)
+        dyp = _planes("dyp", (g, F, th * m, tw * m), dtype, np.s_[:Ho, :Wo])
     for n0 in range(0, N, g):
         n1 = min(n0 + g, N)
         k = n1 - n0
@@ -272,45 +354,58 @@ def _winograd(x, w, padding, m, b=None, dw_of=None):
         for t0, t1 in bands:
             tb = t1 - t0
             P = k * tb * tw  # tiles in the block, ordered (image, tile row, tile col)
-            # The tiles, position first: d[u, v, c, (n, i, j)] = tile (i, j)'s (u, v)
-            d = _take(d_buf, (r, r, C, k, tb, tw))
-            d[...] = _tiles(xp[:k], m, t0, t1, tw).transpose(4, 5, 1, 0, 2, 3)
-            # B^T d B of every tile and channel: (r^2, r^2) @ (r^2, C*P)
-            V = np.matmul(KB, d.reshape(r * r, C * P), out=_take(v_buf, (r * r, C * P)))
-            V = V.reshape(r * r, C, P)
+            # The tiles: d[u, v, (n, i, j), c] is pixel (u, v) of tile (i, j) of
+            # image n in channel c
+            d = _take(d_buf, (r, r, k, tb, tw, C))
+            d[...] = _tiles(xp[:k], m, r, t0, t1, tw)
+            # B^T d B of every tile and channel: (r^2, r^2) @ (r^2, P*C)
+            V = np.matmul(KB, d.reshape(r * r, P * C), out=_take(v_buf, (r * r, P * C)))
+            V = V.reshape(r * r, P, C)
             if dw_of is None:
-                # the channel sums: (r^2, F, C) @ (r^2, C, P) -> (r^2, F, P)
-                M = np.matmul(U, V, out=_take(m_buf, (r * r, F, P)))
-                # A^T M A: (m^2, r^2) @ (r^2, F*P) -> (m, m, F, n, i, j)
+                # the channel sums: (r^2, P, C) @ (r^2, C, F) -> (r^2, P, F)
+                M = np.matmul(V, U, out=_take(m_buf, (r * r, P, F)))
+                # A^T M A: (m^2, r^2) @ (r^2, P*F) -> (m, m, n, i, j, F)
                 Y = np.matmul(
-                    KA, M.reshape(r * r, F * P), out=_take(y_buf, (m * m, F * P))
+                    KA, M.reshape(r * r, P * F), out=_take(y_buf, (m * m, P * F))
                 )
-                Y = Y.reshape(m, m, F, k, tb, tw).transpose(3, 2, 4, 0, 5, 1)
-                i0, i1 = t0 * m, min(t1 * m, Ho)
-                rows = out[n0:n1, :, i0:i1]  # (k, F, rows, W')
-                if i1 - i0 == tb * m and Wo == tw * m:  # whole tiles: no copy of Y
-                    rows = rows.reshape(k, F, tb, m, tw, m)
-                else:
-                    Y = Y.reshape(k, F, tb * m, tw * m)[:, :, : i1 - i0, :Wo]
-                if b is None:
-                    rows[...] = Y
-                else:
-                    bias = b.reshape((F,) + (1,) * (rows.ndim - 2))
-                    np.add(Y, bias, out=rows)
+                _scatter(Y.reshape(m, m, k, tb, tw, F), out[n0:n1], t0 * m, b)
             else:
-                # dout's tiles (m, m, F, n, i, j), then dM = A dY A^T: (r^2, F, P)
-                dy = dyp[:k, :, t0 * m : t1 * m].reshape(k, F, tb, m, tw, m)
-                dY = _take(y_buf, (m, m, F, k, tb, tw))
-                dY[...] = dy.transpose(3, 5, 1, 0, 2, 4)
+                # dout's m x m tiles, channel last: (m, m, n, i, j, F)
+                dY = _take(y_buf, (m, m, k, tb, tw, F))
+                dY[...] = _tiles(dyp[:k], m, m, t0, t1, tw)
+                # dM = A dY A^T: (r^2, m^2) @ (m^2, P*F) -> (r^2, P, F)
                 dM = np.matmul(
-                    KA.T, dY.reshape(m * m, F * P), out=_take(m_buf, (r * r, F * P))
+                    KA.T, dY.reshape(m * m, P * F), out=_take(m_buf, (r * r, P * F))
                 )
-                # (r^2, F, P) @ (r^2, P, C): the sum over the block's tiles
-                dU += np.matmul(dM.reshape(r * r, F, P), V.transpose(0, 2, 1))
+                # (r^2, C, P) @ (r^2, P, F): the sum over the block's tiles
+                dU += np.matmul(V.transpose(0, 2, 1), dM.reshape(r * r, P, F), out=dUb)
     if dw_of is not None:
-        # U = KG @ w_flat, so dw_flat = KG^T @ dU: (9, r^2) @ (r^2, F*C)
-        return (KG.T @ dU.reshape(r * r, F * C)).T.reshape(F, C, 3, 3).copy()
+        # U = KG @ w_flat, so dw_flat = KG^T @ dU: (9, r^2) @ (r^2, C*F) -> (3, 3, C, F)
+        dw = (KG.T @ dU.reshape(r * r, C * F)).reshape(3, 3, C, F)
+        return np.ascontiguousarray(dw.transpose(3, 2, 0, 1))
     return out
+
+
+def _scatter(Y, out, i0, b):
+    """Write the output tiles `Y` (m, m, n, i, j, F) into `out` (n, F, H', W'), plus
+    the bias `b` (F,) if given: ``out[n, f, i0 + i m + u, j m + v] = Y[u, v, n, i,
+    j, f]``, cut at the output's edge.
+
+    This is the transposition back from channel last: one strided copy (through a
+    temporary block when the tiles overhang the output's edge).
+    """
+    m, _, n, tb, tw, F = Y.shape
+    Ho, Wo = out.shape[2:]
+    rows = out[:, :, i0 : min(i0 + tb * m, Ho)]
+    Yt = Y.transpose(2, 5, 3, 0, 4, 1)  # (n, F, i, u, j, v)
+    if rows.shape[2] == tb * m and Wo == tw * m:
+        rows = rows.reshape(n, F, tb, m, tw, m)
+    else:
+        Yt = Yt.reshape(n, F, tb * m, tw * m)[:, :, : rows.shape[2], :Wo]
+    if b is None:
+        rows[...] = Yt
+    else:
+        np.add(Yt, b.reshape((F,) + (1,) * (rows.ndim - 2)), out=rows)
 
 
 def conv2d_forward(x, w, b=None, stride=1, padding=0, tile=4):
