@@ -63,6 +63,15 @@ class Config:
     sweep_toeplitz_max_mib: float = 128.0  # largest dense Toeplitz matrix built
     sweep_attention: tuple = (1, 8, 64)  # B, h, d_k of the memory sweep
     sweep_attention_n: tuple = (256, 512, 1024, 2048, 4096)
+    # where each algorithm starts to win (float32, stride 1): 3x3 filters on N images
+    # of H x H with C = F channels and filters, im2col vs Winograd; then K x K kernels
+    # (padding K // 2) with C = F, im2col vs the FFT
+    sweep_winograd: tuple = (16, 32)  # N, H
+    sweep_winograd_channels: tuple = (4, 8, 16, 32, 64)
+    sweep_winograd_small: tuple = (64, 64, (4, 6, 8))  # N, C = F, the sides H
+    sweep_fft: tuple = (8, 32)  # N, H
+    sweep_fft_channels: tuple = (8, 32)
+    sweep_fft_kernels: tuple = (3, 5, 7, 9, 11)
     bandwidth_mib: int = 256
     budget_s: float = 0.7
     min_repeats: int = 3
@@ -90,6 +99,12 @@ QUICK = Config(
     sweep_toeplitz_max_mib=1.0,
     sweep_attention=(1, 1, 8),
     sweep_attention_n=(16, 32),
+    sweep_winograd=(1, 8),
+    sweep_winograd_channels=(2,),
+    sweep_winograd_small=(1, 2, (4,)),
+    sweep_fft=(1, 8),
+    sweep_fft_channels=(2,),
+    sweep_fft_kernels=(3, 5),
     bandwidth_mib=1,
     budget_s=0.0,
     min_repeats=1,
@@ -242,6 +257,7 @@ class Suite:
             ("conv", self.conv_algorithms),
             ("attention", self.attention),
             ("sweep", self.sweep_conv),
+            ("sweep", self.sweep_algorithms),
             ("sweep", self.sweep_attention),
         ]
         for group, step in steps:
@@ -808,6 +824,54 @@ class Suite:
             "kernel": "3x3, padding 1",
             "rows": rows,
         }
+
+    def sweep_algorithms(self):
+        """Where Winograd and the FFT start to beat im2col, float32 (chapter 7).
+
+        Each row times `lalib.engine.conv` forward and forward+backward with im2col and
+        with the other algorithm on the same data, interleaved, and records what
+        ``choose_algorithm`` picks for that shape: the evidence for its thresholds.
+        """
+        dtype = np.float32
+        shapes = []  # (other algorithm, N, C, H, K)
+        N, H = self.cfg.sweep_winograd
+        shapes += [("winograd", N, C, H, 3) for C in self.cfg.sweep_winograd_channels]
+        N, C, sides = self.cfg.sweep_winograd_small
+        shapes += [("winograd", N, C, H, 3) for H in sides]
+        N, H = self.cfg.sweep_fft
+        shapes += [
+            ("fft", N, C, H, K)
+            for C in self.cfg.sweep_fft_channels
+            for K in self.cfg.sweep_fft_kernels
+        ]
+        rows = []
+        for other, N, C, H, K in shapes:
+            p = K // 2
+            x, w = self.randn((N, C, H, H), dtype), self.randn((C, C, K, K), dtype)
+            dout = self.randn((N, C, H, H), dtype)
+            fns = {}
+            for algorithm in ("im2col", other):
+
+                def fwd(algorithm=algorithm, x=x, w=w, p=p):
+                    return conv_engine.conv2d(x, w, None, 1, p, algorithm)
+
+                def fwd_bwd(algorithm=algorithm, x=x, w=w, p=p, dout=dout):
+                    out, cache = conv_engine.conv2d_forward(x, w, None, 1, p, algorithm)
+                    return conv_engine.conv2d_backward(dout, cache)
+
+                fns[f"{algorithm} forward"] = fwd
+                fns[f"{algorithm} fwd+bwd"] = fwd_bwd
+            times = self.time(fns)
+            row = {"other": other, "N": N, "C": C, "F": C, "H": H, "W": H, "K": K}
+            row["auto"] = conv_engine.choose_algorithm(x.shape, w.shape, 1, p, dtype)[0]
+            row["times_s"] = {k: harness.median(v) for k, v in times.items()}
+            rows.append(row)
+            self.log(
+                f"  {other:8s} N={N} C=F={C} {H}x{H} {K}x{K}: "
+                + ", ".join(f"{k} {v * 1e3:.3g} ms" for k, v in row["times_s"].items())
+                + f"; auto takes {row['auto']}"
+            )
+        self.sweeps["algorithms"] = {"dtype": "float32", "rows": rows}
 
     def sweep_attention(self):
         """Peak memory and time of dense vs blockwise attention as n grows, float32."""

@@ -82,8 +82,11 @@ def test_auto_on_the_conv_test_shapes_is_im2col(rng, case):
         ((8, 64, 32, 32), (64, 64, 3, 3), 1, 1, "winograd"),
         ((2, 32, 8, 8), (32, 32, 3, 3), 1, 1, "winograd"),
         ((8, 64, 32, 32), (64, 64, 3, 3), 2, 1, "im2col"),  # stride 2
-        ((8, 16, 32, 32), (16, 16, 3, 3), 1, 1, "im2col"),  # too few channels
-        ((8, 64, 6, 6), (64, 64, 3, 3), 1, 1, "im2col"),  # too small an output
+        ((8, 16, 32, 32), (16, 16, 3, 3), 1, 1, "winograd"),
+        ((8, 8, 32, 32), (8, 8, 3, 3), 1, 1, "im2col"),  # too few channels
+        ((8, 16, 32, 32), (8, 16, 3, 3), 1, 1, "im2col"),  # too few filters
+        ((8, 64, 4, 4), (64, 64, 3, 3), 1, 1, "winograd"),  # one tile per image
+        ((8, 64, 3, 3), (64, 64, 3, 3), 1, 1, "im2col"),  # too small an output
         ((8, 32, 64, 64), (32, 32, 11, 11), 1, 5, "fft"),
         ((8, 8, 64, 64), (8, 8, 5, 5), 1, 2, "fft"),
         ((8, 4, 64, 64), (8, 4, 7, 7), 1, 3, "im2col"),  # too few channels

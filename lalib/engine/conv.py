@@ -331,9 +331,9 @@ class _Cache(NamedTuple):
 
 #: `choose_algorithm` picks Winograd F(4x4, 3x3) for 3x3 filters, stride 1, when both
 #: the channels and the filters number at least this many ...
-WINOGRAD_MIN_CHANNELS = 32
+WINOGRAD_MIN_CHANNELS = 16
 #: ... and the output is at least this many pixels high and wide (tiles of 4 x 4).
-WINOGRAD_MIN_SIDE = 8
+WINOGRAD_MIN_SIDE = 4
 #: It picks the FFT, stride 1, for kernels of at least this many rows and columns ...
 FFT_MIN_KERNEL = 5
 #: ... with at least this many channels and filters.
@@ -350,11 +350,12 @@ def _algorithm(algorithm):
 def choose_algorithm(x_shape, w_shape, stride=1, padding=0, dtype=np.float32):
     """Which algorithm ``algorithm="auto"`` runs for these shapes, and why.
 
-    The rule, cuDNN-like, from measurements on the machine of chapter 7 (2 cores,
-    OpenBLAS): Winograd F(4x4, 3x3) for 3x3 filters at stride 1 when the channels and
+    The rule, cuDNN-like, from the benchmark's sweep of the algorithms
+    (``python -m benchmarks --only sweep``, its ``algorithms`` rows; chapter 7 shows
+    them) on the machine of chapter 7 (2 cores, OpenBLAS): Winograd F(4x4, 3x3) for 3x3 filters at stride 1 when the channels and
     the filters are at least `WINOGRAD_MIN_CHANNELS` (the batched products then have
     enough work to hide the transforms) and the output at least `WINOGRAD_MIN_SIDE`
-    pixels on each side (fewer would waste most of each 4 x 4 tile); the FFT for
+    pixels on each side (one whole 4 x 4 tile); the FFT for
     kernels of at least `FFT_MIN_KERNEL` x `FFT_MIN_KERNEL` at stride 1 with at least
     `FFT_MIN_CHANNELS` channels and filters (its cost does not grow with the kernel);
     im2col otherwise. All three keep the float32 error far below 1e-3 of the output's
