@@ -352,14 +352,15 @@ def choose_algorithm(x_shape, w_shape, stride=1, padding=0, dtype=np.float32):
 
     The rule, cuDNN-like, from the benchmark's sweep of the algorithms
     (``python -m benchmarks --only sweep``, its ``algorithms`` rows; chapter 7 shows
-    them) on the machine of chapter 7 (2 cores, OpenBLAS): Winograd F(4x4, 3x3) for 3x3 filters at stride 1 when the channels and
-    the filters are at least `WINOGRAD_MIN_CHANNELS` (the batched products then have
-    enough work to hide the transforms) and the output at least `WINOGRAD_MIN_SIDE`
-    pixels on each side (one whole 4 x 4 tile); the FFT for
-    kernels of at least `FFT_MIN_KERNEL` x `FFT_MIN_KERNEL` at stride 1 with at least
-    `FFT_MIN_CHANNELS` channels and filters (its cost does not grow with the kernel);
-    im2col otherwise. All three keep the float32 error far below 1e-3 of the output's
-    largest value (`error_table`; the measured table is in `lalib.engine.winograd`).
+    them) on the machine of chapter 7 (2 cores, OpenBLAS): Winograd F(4x4, 3x3) for
+    3x3 filters at stride 1 when the channels and the filters are at least
+    `WINOGRAD_MIN_CHANNELS` (the batched products then have enough work to hide the
+    transforms) and the output at least `WINOGRAD_MIN_SIDE` pixels on each side (one
+    whole 4 x 4 tile); the FFT for kernels of at least `FFT_MIN_KERNEL` x
+    `FFT_MIN_KERNEL` at stride 1 with at least `FFT_MIN_CHANNELS` channels and filters
+    (its cost does not grow with the kernel); im2col otherwise. All three keep the
+    float32 error far below 1e-3 of the output's largest value (`error_table`; the
+    measured table is in `lalib.engine.winograd`).
 
     Parameters
     ----------
