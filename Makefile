@@ -70,7 +70,7 @@ download:
 notebooks: setup
 	$(PY) scripts/execute_notebooks.py $(NB)
 
-# Times lalib against NumPy's GEMM peak and PyTorch (see benchmarks/); about 8 minutes.
+# Times lalib against NumPy's GEMM peak and PyTorch (see benchmarks/); about 11 minutes.
 bench:
 	@scripts/setup.sh --torch
 	$(PY) -m benchmarks

@@ -271,6 +271,34 @@ def conv_breakdowns(results):
     return out
 
 
+def algorithm_sweep(results):
+    """The sweep of where Winograd and the FFT beat im2col, one dict per shape.
+
+    Returns
+    -------
+    list of dict
+        ``layer`` (a label), ``other`` (``"winograd"`` or ``"fft"``), the speed-ups
+        ``forward`` and ``fwd+bwd`` (im2col's time over the other algorithm's: above 1
+        the other is faster), ``faster`` (the faster of the two forward) and ``auto``
+        (what ``choose_algorithm`` took for that shape when it was measured).
+    """
+    rows = []
+    for r in results["sweeps"].get("algorithms", {}).get("rows", []):
+        t, other = r["times_s"], r["other"]
+        forward = t["im2col forward"] / t[f"{other} forward"]
+        rows.append(
+            {
+                "layer": f"N={r['N']} C=F={r['C']} {r['H']}x{r['W']} {r['K']}x{r['K']}",
+                "other": other,
+                "forward": forward,
+                "fwd+bwd": t["im2col fwd+bwd"] / t[f"{other} fwd+bwd"],
+                "faster": other if forward > 1 else "im2col",
+                "auto": r["auto"],
+            }
+        )
+    return rows
+
+
 def attention_memory(results):
     """What `lalib.display.engine.plot_attention_memory` draws.
 

@@ -280,3 +280,24 @@ def test_roofline_leaves_out_convolutions_done_without_im2col(quick_results):
     after = report.roofline_data(results)["kernels"].get("conv2d forward")
     kept = 0 if after is None else len(after[0])
     assert kept == len(before[0]) - 1
+
+
+def test_algorithm_sweep_rows(quick_results):
+    from benchmarks import report
+
+    rows = report.algorithm_sweep(quick_results)
+    cfg = cases.QUICK
+    assert len(rows) == (
+        len(cfg.sweep_winograd_channels)
+        + len(cfg.sweep_winograd_small[2])
+        + len(cfg.sweep_fft_channels) * len(cfg.sweep_fft_kernels)
+    )
+    assert {r["other"] for r in rows} == {"winograd", "fft"}
+    for r in rows:
+        assert r["forward"] > 0 and r["fwd+bwd"] > 0
+        assert r["faster"] in ("im2col", r["other"])
+        assert r["auto"] in ("im2col", "winograd", "fft")
+    # the speed-up is im2col's time over the other's, from the recorded medians
+    raw = quick_results["sweeps"]["algorithms"]["rows"][0]
+    t = raw["times_s"]
+    assert rows[0]["forward"] == t["im2col forward"] / t[f"{raw['other']} forward"]
