@@ -770,7 +770,7 @@ class Suite:
             flops = 2 * N * F * H * H * C * 9
             A, Bm = self.randn((F, C * 9), dtype), self.randn((C * 9, N * H * H), dtype)
             fns = {
-                "im2col": lambda: conv.conv2d(x, w, padding=1),
+                "im2col": lambda: conv.conv2d(x, w, padding=1, algorithm="im2col"),
                 "gemm": lambda: A @ Bm,
                 "im2col_only": lambda: conv_columns_only(x),
             }

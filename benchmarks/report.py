@@ -36,7 +36,7 @@ LOCAL_LATEST = RESULTS_DIR / "local-latest.json"
 CONV_METHODS = {
     "loops": "loops (conv2d_naive)",
     "toeplitz": "Toeplitz matrix product",
-    "im2col": "im2col + GEMM (conv2d)",
+    "im2col": "im2col + GEMM (conv2d, im2col)",
     "gemm": "GEMM alone (np.matmul)",
 }
 
