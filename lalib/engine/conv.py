@@ -52,6 +52,8 @@ from lalib._checks import as_real_array, check_float_dtype, check_ndim
 from lalib.conv import _check_dout, _pair, _used_stride, _validate, output_size
 from lalib.engine import fft as _fft
 from lalib.engine import winograd as _winograd
+from lalib.engine._scratch import take as _take
+from lalib.engine._scratch import workspace
 
 __all__ = [
     "ALGORITHMS",
@@ -80,29 +82,10 @@ SCRATCH_KEEP_BYTES = 32 * 2**20
 _scratch = threading.local()  # per-thread scratch buffers of the conv kernels
 
 
-def _take(buf, shape):
-    """The first ``prod(shape)`` entries of the flat buffer `buf`, C-contiguous."""
-    return buf[: math.prod(shape)].reshape(shape)
-
-
 def _workspace(name, size, dtype):
-    """A flat scratch array of at least `size` entries, kept between calls (per thread).
-
-    Fresh memory is not free: the first write to every page of a new allocation costs
-    a page fault, and on the machine the benchmarks ran on that made a freshly
-    allocated column block cost more than the copy into it. So each thread keeps one
-    buffer per `name` and dtype, grown when a larger one is needed, up to
-    `SCRATCH_KEEP_BYTES` each (a few MiB for the book's layers). Callers must not
-    return views of it.
-    """
-    dtype = np.dtype(dtype)
-    if size * dtype.itemsize > SCRATCH_KEEP_BYTES:
-        return np.empty(size, dtype=dtype)  # too big to keep around
-    bufs = _scratch.__dict__.setdefault("bufs", {})
-    key = (name, dtype)
-    if key not in bufs or bufs[key].size < size:
-        bufs[key] = np.empty(size, dtype=dtype)
-    return bufs[key]
+    """A flat scratch array of at least `size` entries, kept between calls by this
+    thread (see `lalib.engine._scratch`), up to `SCRATCH_KEEP_BYTES` each."""
+    return workspace(_scratch, name, size, dtype, SCRATCH_KEEP_BYTES)
 
 
 class _Blocks:

@@ -88,7 +88,6 @@ images. A NaN or inf weight reaches the whole output channel of its filter, as i
 direct convolution.
 """
 
-import math
 import threading
 from typing import NamedTuple
 
@@ -96,6 +95,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from lalib.conv import _check_dout, _validate, output_size
+from lalib.engine._scratch import take as _take
+from lalib.engine._scratch import workspace
 
 __all__ = [
     "TILE_BLOCK_BYTES",
@@ -195,27 +196,10 @@ def transform_matrices(tile=4):
     return tuple(np.array(T, dtype=np.float64) for T in (AT, G, BT))
 
 
-def _take(buf, shape):
-    """The first ``prod(shape)`` entries of the flat buffer `buf`, C-contiguous."""
-    return buf[: math.prod(shape)].reshape(shape)
-
-
 def _workspace(name, size, dtype):
-    """A flat scratch array of at least `size` entries, kept between calls (per thread).
-
-    The first write to each page of fresh memory costs a page fault, so each thread
-    keeps one buffer per `name` and dtype, grown when a larger one is needed, up to
-    `_SCRATCH_KEEP_BYTES`; larger ones are allocated for the call. Callers must not
-    return views of it.
-    """
-    dtype = np.dtype(dtype)
-    if size * dtype.itemsize > _SCRATCH_KEEP_BYTES:
-        return np.empty(size, dtype=dtype)  # too big to keep around
-    bufs = _scratch.__dict__.setdefault("bufs", {})
-    key = (name, dtype)
-    if key not in bufs or bufs[key].size < size:
-        bufs[key] = np.empty(size, dtype=dtype)
-    return bufs[key]
+    """A flat scratch array of at least `size` entries, kept between calls by this
+    thread (see `lalib.engine._scratch`), up to `_SCRATCH_KEEP_BYTES` each."""
+    return workspace(_scratch, name, size, dtype, _SCRATCH_KEEP_BYTES)
 
 
 def _kron_matrices(m, dtype):
