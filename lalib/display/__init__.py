@@ -15,7 +15,7 @@ from `benchmarks.report`, and are passed in.
   shown one at a time with named controls and an alt text per frame.
 - One module of pictures per chapter: `plane` (chapter 1), `conv` (2), `attention`
   (3), `layers` (4 and 5), `why` (6), `engine` (7), `backprop` (8), `positions` and
-  `rope` (9), `transformer` (10).
+  `rope` (9), `transformer` and `layernorm` (10).
 
 This package needs the ``book`` extra (matplotlib, ipywidgets, anywidget). Nothing in
 the kernel modules imports it, so ``import lalib.conv`` still needs NumPy alone

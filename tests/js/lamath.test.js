@@ -242,6 +242,27 @@ describe("rotary positions", () => {
   });
 });
 
+describe("layer norm", () => {
+  test("layerNorm equals lalib.transformer.layer_norm on one row (gamma 1, beta 0)", () => {
+    const cases = load("layerNorm");
+    assert.ok(cases.some((c) => c.x.every((v) => v === c.x[0])), "a constant row is among the cases");
+    for (const [k, c] of cases.entries()) {
+      const got = lm.layerNorm(c.x, c.eps);
+      const where = `layerNorm case ${k} (d ${c.x.length}, eps ${c.eps})`;
+      assertClose(got.mean, c.expected.mean, near(c.scale), `${where} mean`);
+      assertClose(got.centred, c.expected.centred, near(c.scale), `${where} centred (centering_matrix(d) @ x)`);
+      assertClose(got.sigma, c.expected.sigma, near(c.scale), `${where} sigma`);
+      assertClose(got.out, c.expected.out, near(c.outScale), `${where} out`);
+      // P 1 = 0: the output's entries sum to 0 (up to rounding of its terms)
+      assertClose(got.out.reduce((a, b) => a + b, 0), 0, near(10 * c.outScale), `${where} sum`);
+    }
+    const [a, b] = [lm.layerNorm([2, 0.5, -0.4]), lm.layerNorm([5, 2, 0.2])]; // 2 x + 1
+    assertClose(b.out, a.out, { rtol: 1e-5, atol: 1e-5 }, "shift and scale leave LN(x) (up to eps)");
+    assert.ok(Number.isNaN(lm.layerNorm([1, NaN, 0]).out[0]), "NaN propagates");
+    assert.throws(() => lm.layerNorm([]), /\(0,\)/);
+  });
+});
+
 describe("bad input", () => {
   test("what lalib refuses, lamath refuses with an Error naming the shapes", () => {
     for (const c of load("errors")) {

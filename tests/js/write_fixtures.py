@@ -26,7 +26,16 @@ from pathlib import Path
 
 import numpy as np
 
-from lalib import activations, attention, conv, decomp, linear, optim, positions
+from lalib import (
+    activations,
+    attention,
+    conv,
+    decomp,
+    linear,
+    optim,
+    positions,
+    transformer,
+)
 from lalib.display.explorable import JS_DIR, bundle
 
 SEED = 20261129
@@ -569,6 +578,46 @@ def rope_pair_scores_cases(rng):
     return cases
 
 
+# ---------------------------------------------------------------------- layer norm
+
+
+def layer_norm_cases(rng):
+    """One row through `transformer.layer_norm` (gamma = 1, beta = 0): the mean, the
+    centred row ``centering_matrix(d) @ x``, sigma = 1 / rstd, and the output."""
+    cases = []
+    rows = [
+        rng.standard_normal(d) * rng.choice([1e-3, 1.0, 1e3]) for d in (1, 2, 3, 3, 8)
+    ]
+    rows += [
+        np.array([2.0, 0.5, -0.4]),  # the explorer's default
+        np.array([1.5, 1.5, 1.5]),  # constant: P x = 0, out = 0
+        1e4 + rng.standard_normal(3),  # a large mean against a small spread
+        np.array([0.1, 0.1, 0.1]),  # constant, though 0.1 is not exact in binary
+    ]
+    for x in rows:
+        for eps in (1e-5, 1e-2):
+            d = len(x)
+            out, (_, rstd, _) = transformer.layer_norm_forward(
+                x[None], np.ones(d), np.zeros(d), eps
+            )
+            cases.append(
+                {
+                    "x": x,
+                    "eps": eps,
+                    "expected": {
+                        "mean": float(x.mean()),
+                        "centred": transformer.centering_matrix(d) @ x,
+                        "sigma": float(1 / rstd[0, 0]),
+                        "out": out[0],
+                    },
+                    "scale": _scale(x),
+                    # out = P x / sigma carries P x's rounding divided by sigma
+                    "outScale": _scale(x) * float(rstd[0, 0]),
+                }
+            )
+    return cases
+
+
 # ------------------------------------------------------------------------ errors
 
 
@@ -666,6 +715,16 @@ def error_cases(rng):
             "names": ["1"],
             "lalib": _refused(lambda: decomp.covariance(np.ones((1, 2)))),
         },
+        {
+            "fn": "layerNorm",
+            "args": [np.ones(3), 0.0],
+            "names": ["eps", "0"],
+            "lalib": _refused(
+                lambda: transformer.layer_norm(
+                    np.ones((1, 3)), np.ones(3), np.zeros(3), 0.0
+                )
+            ),
+        },
     ]
     return cases
 
@@ -692,6 +751,7 @@ FIXTURES = {
     "ropeFrequencies": rope_frequencies_cases,
     "ropeRotate": rope_rotate_cases,
     "ropePairScores": rope_pair_scores_cases,
+    "layerNorm": layer_norm_cases,
     "errors": error_cases,
 }
 

@@ -339,3 +339,19 @@ export function ropePairScores(q, k, m, n, base = 10000) {
   const terms = Array.from({ length: q.length / 2 }, (_, i) => qm[2 * i] * kn[2 * i] + qm[2 * i + 1] * kn[2 * i + 1]);
   return { terms, score: terms.reduce((a, b) => a + b, 0) };
 }
+
+/**
+ * LayerNorm of one row x (d,) with gamma = 1, beta = 0 (lalib.transformer.layer_norm on
+ * one row): mean mu, the centred row P x = x - mu 1, sigma = sqrt(mean((P x)^2) + eps)
+ * (two passes, never E[x^2] - E[x]^2), and out = P x / sigma. A constant row gives 0.
+ */
+export function layerNorm(x, eps = 1e-5) {
+  if (!Array.isArray(x) || x.length === 0) {
+    throw new Error(`layerNorm: x must have a last axis of d >= 1 features (d,), got shape (${Array.isArray(x) ? x.length : typeof x},)`);
+  }
+  if (!(eps > 0 && eps < Infinity)) throw new Error(`layerNorm: eps must be a positive finite number, got ${eps}`);
+  const mean = x.reduce((a, b) => a + b, 0) / x.length;
+  const centred = x.map((v) => v - mean);
+  const sigma = Math.sqrt(centred.reduce((a, v) => a + v * v, 0) / x.length + eps);
+  return { mean, centred, sigma, out: centred.map((v) => v / sigma) };
+}
