@@ -16,13 +16,20 @@ built book, driven with the keyboard and the mouse.
 Needs a built site (BOOK_SITE, or `make build`) and Debian's chromium.
 """
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from chromium import DESKTOP, PHONE
+from explorer_page import (
+    assert_fits,
+    num,
+    open_chapter,
+    press,
+    read,
+    stored_state,
+)
 from redraw import after_redraw
 
 from lalib import transformer
@@ -37,10 +44,6 @@ EPS = 1e-5
 U = np.array([1.0, -1.0, 0.0]) / np.sqrt(2)
 V = np.array([1.0, 1.0, -2.0]) / np.sqrt(6)
 SLIDERS = ("x₁", "x₂", "x₃")
-
-
-def _num(text):
-    return float(text.strip().replace("−", "-"))
 
 
 # Everything the explorer shows, as text (and the drawn points as numbers).
@@ -67,28 +70,11 @@ JS_READ = """(root) => {
 
 
 def _stored(page):
-    """The explorer's inputs as the notebook stored them (the page's widget state)."""
-    text = page.evaluate(
-        "() => document.querySelector("
-        "'script[type=\"application/vnd.jupyter.widget-state+json\"]').textContent"
-    )
-    for model in json.loads(text)["state"].values():
-        state = model["state"]
-        if state.get("_view_name") == "AnyView" and "layerNorm" in state.get(
-            "_esm", ""
-        ):
-            return state
-    raise AssertionError("no stored LayerNormExplorer on the page")
+    return stored_state(page, "layerNorm", "LayerNormExplorer")
 
 
 def _open(browser, served_book, options):
-    context = browser.new_context(**options)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{served_book}/{PAGE}", wait_until="networkidle")
-    page.wait_for_selector(f"{LN} td.la-ln-outnorm", timeout=15000)
-    return context, page, errors
+    return open_chapter(browser, served_book, PAGE, options, f"{LN} td.la-ln-outnorm")
 
 
 @pytest.fixture
@@ -100,16 +86,7 @@ def page(browser, served_book):
 
 
 def _read(page):
-    root = page.locator(LN).first
-    root.scroll_into_view_if_needed()
-    after_redraw(page)
-    return page.evaluate(JS_READ, root.element_handle())
-
-
-def _press(page, locator, *keys):
-    locator.focus()
-    for key in keys:
-        page.keyboard.press(key)
+    return read(page, LN, JS_READ)
 
 
 def _check(shown, x, shift, scale):
@@ -123,14 +100,14 @@ def _check(shown, x, shift, scale):
     )
     out = out[0]
     tol = 5e-4 + 1e-9
-    np.testing.assert_allclose([_num(t) for t in shown["z"]], z, atol=tol)
-    assert abs(_num(shown["mean"]) - z.mean()) <= tol
-    np.testing.assert_allclose([_num(t) for t in shown["pz"]], centred, atol=tol)
-    assert abs(_num(shown["norm"]) - np.linalg.norm(centred)) <= tol
-    assert abs(_num(shown["sigma"]) - 1 / rstd[0, 0]) <= tol
-    np.testing.assert_allclose([_num(t) for t in shown["out"]], out, atol=tol)
-    assert abs(_num(shown["sum"]) - out.sum()) <= tol
-    assert abs(_num(shown["outnorm"]) - np.linalg.norm(out)) <= tol
+    np.testing.assert_allclose([num(t) for t in shown["z"]], z, atol=tol)
+    assert abs(num(shown["mean"]) - z.mean()) <= tol
+    np.testing.assert_allclose([num(t) for t in shown["pz"]], centred, atol=tol)
+    assert abs(num(shown["norm"]) - np.linalg.norm(centred)) <= tol
+    assert abs(num(shown["sigma"]) - 1 / rstd[0, 0]) <= tol
+    np.testing.assert_allclose([num(t) for t in shown["out"]], out, atol=tol)
+    assert abs(num(shown["sum"]) - out.sum()) <= tol
+    assert abs(num(shown["outnorm"]) - np.linalg.norm(out)) <= tol
     assert f"s = {scale:.2f}, c = {shift:.0f}" in shown["caption"]
     # the circle has radius sqrt(3) in the drawing's unit
     k, (cx, cy) = shown["unit"], shown["centre"]
@@ -169,9 +146,9 @@ def test_layer_norm_explorer_follows_keyboard_and_mouse_and_matches_lalib(page):
     out0 = _check(_read(page), x, shift, scale)
 
     sliders = [root.get_by_role("slider", name=name) for name in SLIDERS]
-    _press(page, sliders[0], "ArrowLeft", "ArrowLeft", "ArrowLeft")
-    _press(page, sliders[1], "ArrowUp")
-    _press(page, sliders[2], "ArrowDown", "ArrowDown")
+    press(page, sliders[0], "ArrowLeft", "ArrowLeft", "ArrowLeft")
+    press(page, sliders[1], "ArrowUp")
+    press(page, sliders[2], "ArrowDown", "ArrowDown")
     x = x + [-0.3, 0.1, -0.2]
     out = _check(_read(page), x, shift, scale)
     assert np.abs(out - out0).max() > 0.01  # a new row, a new LN
@@ -186,7 +163,7 @@ def test_layer_norm_explorer_follows_keyboard_and_mouse_and_matches_lalib(page):
     for key in ("pz", "norm", "sigma", "out", "sum", "outnorm", "pzAt", "outAt"):
         assert after[key] == before[key], key
     assert after["z"] != before["z"] and after["mean"] != before["mean"]
-    _press(page, add, "Enter")
+    press(page, add, "Enter")
     shift += 1
     _check(_read(page), x, shift, scale)
 
@@ -198,22 +175,22 @@ def test_layer_norm_explorer_follows_keyboard_and_mouse_and_matches_lalib(page):
     _check(doubled, x, shift, scale)
     assert doubled["unit"] == after["unit"]  # the same drawing scale: LN(z) stays put
     np.testing.assert_allclose(
-        [_num(t) for t in doubled["pz"]],
-        [2 * _num(t) for t in after["pz"]],
+        [num(t) for t in doubled["pz"]],
+        [2 * num(t) for t in after["pz"]],
         atol=2e-3,
     )
     # LN(z) the same up to eps: well within the shown digits
     np.testing.assert_allclose(
-        [_num(t) for t in doubled["out"]], [_num(t) for t in after["out"]], atol=1e-3
+        [num(t) for t in doubled["out"]], [num(t) for t in after["out"]], atol=1e-3
     )
     np.testing.assert_allclose(doubled["outAt"], after["outAt"], atol=0.05)
-    _press(page, double, "Enter")
+    press(page, double, "Enter")
     scale *= 2
     far = _read(page)
     _check(far, x, shift, scale)
     assert "beyond the picture" in far["plane_caption"]  # |P z| = 6.5 here
     assert double.is_disabled() and not add.is_disabled()  # s = 4 is the largest
-    _press(page, add, "Enter")
+    press(page, add, "Enter")
     shift += 1
     _check(_read(page), x, shift, scale)  # (reading waits for the redraw)
     assert add.is_disabled()  # c = 3 is the largest
@@ -222,10 +199,10 @@ def test_layer_norm_explorer_follows_keyboard_and_mouse_and_matches_lalib(page):
     root.get_by_role("button", name="Reset c = 0, s = 1").click()
     shift, scale = 0.0, 1.0
     for slider in sliders:
-        _press(page, slider, "End")
+        press(page, slider, "End")
     x = np.array([3.0, 3.0, 3.0])
     _check(_read(page), x, shift, scale)
-    _press(page, sliders[2], "Home")
+    press(page, sliders[2], "Home")
     x[2] = -3.0
     _check(_read(page), x, shift, scale)
 
@@ -243,7 +220,7 @@ def test_redraw_updates_the_drawing_in_place(page):
         root.element_handle(),
     )
     sigma = _read(page)["sigma"]
-    _press(page, root.get_by_role("slider", name="x₁"), "ArrowRight")
+    press(page, root.get_by_role("slider", name="x₁"), "ArrowRight")
     after_redraw(page)
     kept = page.evaluate(
         f"(root) => ({marked})(root).filter((e) => e.laMark !== undefined).length",
@@ -263,35 +240,12 @@ def test_layout(browser, served_book, options):
         root = page.locator(LN).first
         root.scroll_into_view_if_needed()
         root.screenshot(path=str(shots / f"ch10-layernorm-{width}.png"))
-        box = root.bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, box
-        overflow = page.evaluate(
-            "(el) => Array.from(el.querySelectorAll('*')).filter(e => {"
-            "  if (e.closest('.la-scroll')) return false;"
-            "  const r = e.getBoundingClientRect();"
-            f"  return r.width > 0 && (r.left < -0.5 || r.right > {width} + 0.5);"
-            "}).map(e => e.tagName + '.' + e.getAttribute('class'))",
-            root.element_handle(),
-        )
-        assert overflow == [], overflow[:5]
+        assert_fits(page, root, width)
         for part in (".la-ln-plane", ".la-ln-table", ".la-ln-note", ".la-status"):
             assert root.locator(part).first.is_visible(), part
         for name in SLIDERS:
             assert root.get_by_role("slider", name=name).is_visible(), name
         for name in ("Add 1 to every entry", "Double x"):
             assert root.get_by_role("button", name=name).is_visible(), name
-        if width == 1280:  # text at least 11 CSS px as rendered (SVG scaled)
-            smallest = page.evaluate(
-                "(el) => Math.min(...Array.from(el.querySelectorAll('*'))"
-                ".filter(e => e.childNodes.length && Array.from(e.childNodes)"
-                ".some(n => n.nodeType === 3 && n.textContent.trim()))"
-                ".map(e => { const px = parseFloat(getComputedStyle(e).fontSize);"
-                " const svg = e.closest('svg'); if (!svg) return px;"
-                " return px * svg.getBoundingClientRect().width"
-                " / svg.viewBox.baseVal.width; }))",
-                root.element_handle(),
-            )
-            assert smallest >= 11, smallest
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
         context.close()

@@ -17,13 +17,20 @@ driven with the keyboard and the mouse.
 Needs a built site (BOOK_SITE, or `make build`) and Debian's chromium.
 """
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from chromium import DESKTOP, PHONE
+from explorer_page import (
+    assert_fits,
+    num,
+    open_chapter,
+    press,
+    read,
+    stored_state,
+)
 from redraw import after_redraw
 
 from lalib import positions
@@ -35,10 +42,6 @@ SITE = Path(os.environ.get("BOOK_SITE") or ROOT / "_build" / "html")
 PAGE = "book/09-positions.html"
 ROPE = ".la-rope"
 D, LAST = 8, 31  # width of q and k; the last position
-
-
-def _num(text):
-    return float(text.strip().replace("−", "-"))
 
 
 # Everything the explorer shows, as text (and the drawn arrows and strip as numbers).
@@ -73,28 +76,12 @@ JS_READ = """(root) => {
 
 
 def _stored(page):
-    """The explorer's inputs as the notebook stored them (the page's widget state)."""
-    text = page.evaluate(
-        "() => document.querySelector("
-        "'script[type=\"application/vnd.jupyter.widget-state+json\"]').textContent"
-    )
-    for model in json.loads(text)["state"].values():
-        state = model["state"]
-        if state.get("_view_name") == "AnyView" and "ropePairScores" in state.get(
-            "_esm", ""
-        ):
-            return state
-    raise AssertionError("no stored RopeExplorer on the page")
+    return stored_state(page, "ropePairScores", "RopeExplorer")
 
 
 def _open(browser, served_book, options):
-    context = browser.new_context(**options)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{served_book}/{PAGE}", wait_until="networkidle")
-    page.wait_for_selector(f"{ROPE} .la-rope-eq strong", timeout=15000)
-    return context, page, errors
+    ready = f"{ROPE} .la-rope-eq strong"  # the score is written
+    return open_chapter(browser, served_book, PAGE, options, ready)
 
 
 @pytest.fixture
@@ -106,16 +93,7 @@ def page(browser, served_book):
 
 
 def _read(page):
-    root = page.locator(ROPE).first
-    root.scroll_into_view_if_needed()
-    after_redraw(page)
-    return page.evaluate(JS_READ, root.element_handle())
-
-
-def _press(page, locator, *keys):
-    locator.focus()
-    for key in keys:
-        page.keyboard.press(key)
+    return read(page, ROPE, JS_READ)
 
 
 def _wrap(a):
@@ -150,20 +128,20 @@ def _check(shown, q, k, m, n, pair, base):
     assert (int(shown["m"]), int(shown["n"])) == (m, n)
     assert int(shown["pair"]) == pair and float(shown["base"]) == base
     assert shown["highlighted"] == pair
-    np.testing.assert_allclose([_num(t) for t in shown["terms"]], terms, atol=5e-4)
-    shown_angles = np.array([_num(t) for t in shown["angles"]])
+    np.testing.assert_allclose([num(t) for t in shown["terms"]], terms, atol=5e-4)
+    shown_angles = np.array([num(t) for t in shown["angles"]])
     assert np.abs(_wrap(shown_angles - angles)).max() <= 5e-3 + 1e-9
-    assert abs(_num(shown["score"]) - terms.sum()) <= 5e-4 + 1e-9
+    assert abs(num(shown["score"]) - terms.sum()) <= 5e-4 + 1e-9
     eq_terms, eq_score = shown["eq"].split("=")[1:]
     np.testing.assert_allclose(
-        [_num(t) for t in eq_terms.split(" + ")], terms, atol=5e-4
+        [num(t) for t in eq_terms.split(" + ")], terms, atol=5e-4
     )
-    assert abs(_num(eq_score) - qm @ kn) <= 5e-4 + 1e-9
+    assert abs(num(eq_score) - qm @ kn) <= 5e-4 + 1e-9
     # the caption of the drawn pair: its turns, its angle, its term
-    assert abs(_num(shown["qturn"]) - m * theta[pair]) <= 5e-3 + 1e-9
-    assert abs(_num(shown["kturn"]) - n * theta[pair]) <= 5e-3 + 1e-9
-    assert abs(_wrap(_num(shown["angle"]) - angles[pair])) <= 5e-3 + 1e-9
-    assert abs(_num(shown["term"]) - terms[pair]) <= 5e-4 + 1e-9
+    assert abs(num(shown["qturn"]) - m * theta[pair]) <= 5e-3 + 1e-9
+    assert abs(num(shown["kturn"]) - n * theta[pair]) <= 5e-3 + 1e-9
+    assert abs(_wrap(num(shown["angle"]) - angles[pair])) <= 5e-3 + 1e-9
+    assert abs(num(shown["term"]) - terms[pair]) <= 5e-4 + 1e-9
     # the arrows point along the rotated pairs, the faint ones along the unrotated
     i = slice(2 * pair, 2 * pair + 2)
     for line, v in [
@@ -175,7 +153,7 @@ def _check(shown, q, k, m, n, pair, base):
         assert abs(_wrap(_arrow_angle(line) - np.arctan2(v[1], v[0]))) < 0.01
     # the strip: the score at every offset, read back from the drawn curve
     top = np.abs(strip).max()
-    assert abs(_num(shown["top"][3]) - top) <= 5e-3 + 1e-9  # its scale's label
+    assert abs(num(shown["top"][3]) - top) <= 5e-3 + 1e-9  # its scale's label
     ys = np.array([float(p.split(",")[1]) for p in shown["curve"].split()])
     assert len(ys) == 2 * LAST + 1
     np.testing.assert_allclose(top - (ys - 12) / 110 * 2 * top, strip, atol=2e-3 * top)
@@ -193,8 +171,8 @@ def test_rope_explorer_follows_keyboard_and_mouse_and_matches_lalib(page):
 
     m_slider = root.get_by_role("slider", name="Query position m")
     n_slider = root.get_by_role("slider", name="Key position n")
-    _press(page, m_slider, "ArrowRight", "ArrowRight")
-    _press(page, n_slider, "ArrowLeft")
+    press(page, m_slider, "ArrowRight", "ArrowRight")
+    press(page, n_slider, "ArrowLeft")
     m, n = m + 2, n - 1
     _check(_read(page), q, k, m, n, pair, base)
 
@@ -215,18 +193,18 @@ def test_rope_explorer_follows_keyboard_and_mouse_and_matches_lalib(page):
     for arrow in ("q", "k"):
         turned = _arrow_angle(after[arrow]) - _arrow_angle(before[arrow])
         assert abs(_wrap(turned - theta[pair])) < 0.01, arrow
-    _press(page, shift, "Enter")  # the keyboard presses it too
+    press(page, shift, "Enter")  # the keyboard presses it too
     m, n = m + 1, n + 1
     _check(_read(page), q, k, m, n, pair, base)
 
     # At the end of the range both go back by the smaller position: same offset.
-    _press(page, m_slider, "Home", "ArrowRight", "ArrowRight", "ArrowRight")
-    _press(page, n_slider, "End")
+    press(page, m_slider, "Home", "ArrowRight", "ArrowRight", "ArrowRight")
+    press(page, n_slider, "End")
     m, n = 3, LAST
     pair = 0
     root.get_by_label("Pair in the plane").select_option("0")
     _check(_read(page), q, k, m, n, pair, base)
-    _press(page, shift, "Enter")
+    press(page, shift, "Enter")
     m, n = 0, LAST - 3
     _check(_read(page), q, k, m, n, pair, base)
 
@@ -255,7 +233,7 @@ def test_redraw_updates_the_drawing_in_place(page):
         root.element_handle(),
     )
     score = _read(page)["score"]
-    _press(page, root.get_by_role("slider", name="Key position n"), "ArrowRight")
+    press(page, root.get_by_role("slider", name="Key position n"), "ArrowRight")
     after_redraw(page)
     kept = page.evaluate(
         f"(root) => ({marked})(root).filter((e) => e.laMark !== undefined).length",
@@ -275,34 +253,11 @@ def test_layout(browser, served_book, options):
         root = page.locator(ROPE).first
         root.scroll_into_view_if_needed()
         root.screenshot(path=str(shots / f"ch9-rope-{width}.png"))
-        box = root.bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, box
-        overflow = page.evaluate(
-            "(el) => Array.from(el.querySelectorAll('*')).filter(e => {"
-            "  if (e.closest('.la-scroll')) return false;"
-            "  const r = e.getBoundingClientRect();"
-            f"  return r.width > 0 && (r.left < -0.5 || r.right > {width} + 0.5);"
-            "}).map(e => e.tagName + '.' + e.getAttribute('class'))",
-            root.element_handle(),
-        )
-        assert overflow == [], overflow[:5]
+        assert_fits(page, root, width)
         for part in (".la-rope-plane", ".la-rope-terms", ".la-rope-eq", ".la-status"):
             assert root.locator(part).first.is_visible(), part
         for name in ("Query position m", "Key position n"):
             assert root.get_by_role("slider", name=name).is_visible(), name
         assert root.get_by_role("button", name="Shift both (m+1, n+1)").is_visible()
-        if width == 1280:  # text at least 11 CSS px as rendered (SVG scaled)
-            smallest = page.evaluate(
-                "(el) => Math.min(...Array.from(el.querySelectorAll('*'))"
-                ".filter(e => e.childNodes.length && Array.from(e.childNodes)"
-                ".some(n => n.nodeType === 3 && n.textContent.trim()))"
-                ".map(e => { const px = parseFloat(getComputedStyle(e).fontSize);"
-                " const svg = e.closest('svg'); if (!svg) return px;"
-                " return px * svg.getBoundingClientRect().width"
-                " / svg.viewBox.baseVal.width; }))",
-                root.element_handle(),
-            )
-            assert smallest >= 11, smallest
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
     finally:
         context.close()
